@@ -1,0 +1,37 @@
+# Two commands for users: `make lab` and `make test`. Both create .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+.PHONY: lab test venv release golden html clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Start JupyterLab on the student notebooks (prints the URL; works headless).
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser --ip=127.0.0.1 \
+		$(if $(filter 0,$(shell id -u)),--allow-root,)
+
+## Run the whole test suite (unit, property, doctests, golden tables, notebooks).
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## Regenerate notebooks/ and the answer key from solutions/.
+release: $(STAMP)
+	$(BIN)/python -m helpers release
+
+## Rewrite tests/golden/ from the current helpers (review the diff!).
+golden: $(STAMP)
+	$(BIN)/python -m pytest tests/test_golden.py --update-golden -p no:nbval
+
+clean:
+	rm -rf $(VENV) build *.egg-info

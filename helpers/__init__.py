@@ -1,0 +1,7 @@
+"""CNN Cost Workbook helpers: counts, symbols, plots and tools for the notebooks.
+
+Importing ``helpers`` is cheap: sympy and matplotlib load only in the
+modules that need them (:mod:`helpers.symbols`, :mod:`helpers.plots`).
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,130 @@
+"""Command line: ``python -m helpers SUBCOMMAND`` (``--help`` on each).
+
+Subcommands are a stable interface that tests and instructors rely on. Bad
+input gives one line on stderr and exit status 2, never a traceback.
+
+Examples
+--------
+>>> main(["models"])  # doctest: +ELLIPSIS
+alexnet ...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["main", "parse_shape"]
+
+
+class UsageError(ValueError):
+    """A user mistake: reported as one line."""
+
+
+def parse_shape(text):
+    """``"3x227x227"`` -> ``(3, 227, 227)``; ``"784"`` -> ``(784,)``.
+
+    Examples
+    --------
+    >>> parse_shape("3x32x32")
+    (3, 32, 32)
+    >>> parse_shape("3x32")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: malformed --input '3x32': expected CxHxW (e.g. 3x224x224) or F, positive integers
+    """
+    parts = text.lower().replace("×", "x").split("x")
+    if len(parts) not in (1, 3) or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"malformed --input {text!r}: expected CxHxW (e.g. 3x224x224) or F, positive integers")
+    return tuple(int(p) for p in parts)
+
+
+def _positive(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def _cmd_models(args):
+    from . import zoo
+    width = max(map(len, zoo.names()))
+    for name in zoo.names():
+        e = zoo.entry(name)
+        print(f"{name:<{width}}  {'x'.join(map(str, e.input_shape)):<11}  {e.description}")
+    return 0
+
+
+def _cmd_summary(args):
+    from .summary import summary
+    s = summary(args.model, args.input, args.batch)
+    print(json.dumps(s.to_dict()) if args.json else s)
+    return 0
+
+
+def _cmd_rf(args):
+    from . import zoo
+    from .receptive import final_field, receptive_field
+    model = zoo.get(args.model)
+    fields, final = receptive_field(model), final_field(model)
+    if args.json:
+        print(json.dumps({"model": args.model,
+                          "layers": [{"name": f.name, "kind": f.kind, "size": f.size,
+                                      "stride": f.stride, "padding": f.padding} for f in fields],
+                          "final": {"size": final.size, "stride": final.stride,
+                                    "padding": final.padding}}))
+        return 0
+    width = max(len(f.name) for f in fields)
+    print(f"{'layer':<{width}}  {'size':>6}  {'stride':>6}  {'padding':>7}")
+    for f in (*fields, final):
+        print(f"{f.name:<{width}}  {f.size!s:>6}  {f.stride!s:>6}  {f.padding!s:>7}")
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit 2)."""
+
+    def error(self, message):
+        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def _parser():
+    parser = _Parser(
+        prog="python -m helpers", description="CNN Cost Workbook tools.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+
+    p = sub.add_parser("models", help="list model names", description="List the zoo's models.")
+    p.set_defaults(run=_cmd_models)
+
+    p = sub.add_parser("summary", help="per-layer table and totals",
+                       description="Per-layer output shape, parameters, MACs and activations.")
+    p.add_argument("model", help="a name from 'python -m helpers models'")
+    p.add_argument("--input", type=parse_shape, help="input shape CxHxW (default: the model's)")
+    p.add_argument("--batch", type=_positive, default=1, help="batch size (default 1)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=_cmd_summary)
+
+    p = sub.add_parser("rf", help="receptive field per layer and at the end",
+                       description="Receptive field size, effective stride and padding.")
+    p.add_argument("model", help="a name from 'python -m helpers models'")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_rf)
+
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, KeyError, OSError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # pragma: no cover - e.g. piped into head
+        return 0

@@ -1,0 +1,34 @@
+"""The counting conventions, stated once.
+
+Tools disagree on what a "FLOP" is and whether a bias counts, so every number
+in this workbook follows these rules (the README repeats them):
+
+- One **MAC** (multiply-accumulate) is one multiply plus one add.
+- Convolution MACs: :math:`H_{out} W_{out} C_{out} (C_{in}/g) K_h K_w` per image.
+- Dense (linear) MACs: ``in_features * out_features`` per input vector.
+- Bias adds, batch norm, pooling, activation functions and residual adds are
+  **not** MACs.
+- **FLOPs** = 2 x MACs.
+- **Parameters** are learned values: weights and biases (and a batch norm's
+  scale and shift; its running statistics are buffers, not parameters).
+- **Activations** of a layer are the elements of its output.
+- **Bytes** = elements x bytes per element; fp32 (4 bytes) unless stated.
+- Byte sizes are printed with an explicit base: SI (1 MB = 10**6 B) or IEC
+  (1 MiB = 2**20 B).
+
+Examples
+--------
+>>> BYTES_PER_ELEM
+4
+>>> FLOPS_PER_MAC
+2
+"""
+
+BYTES_PER_ELEM = 4
+"""Default element size: fp32."""
+
+FLOPS_PER_MAC = 2
+"""A multiply and an add."""
+
+TEXT = __doc__.split("Examples")[0].split("\n\n", 1)[1].strip()
+"""The conventions as prose, for printing in notebooks."""

@@ -1,0 +1,210 @@
+"""Composition of layer specs and the walk that costs them.
+
+``Sequential`` chains modules; ``Parallel`` feeds one input to several
+branches and merges their outputs by channel concatenation (an inception
+module) or elementwise addition (a residual block). Children may be named
+with ``(name, module)`` pairs; unnamed children are numbered from 0, as in
+PyTorch, and a child named ``""`` adds no level to the names below it.
+
+Examples
+--------
+>>> from helpers.layers import Conv2d, ReLU, MaxPool2d
+>>> net = Sequential(("conv1", Conv2d(8, 3, padding=1)), ("relu1", ReLU()),
+...                  ("pool1", MaxPool2d(2)))
+>>> [(r.name, r.output, r.macs) for r in walk(net, (3, 8, 8))]
+[('conv1', (8, 8, 8), 13824), ('relu1', (8, 8, 8), 0), ('pool1', (8, 4, 4), 0)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from math import prod
+
+from .layers import Conv2d, Layer
+
+__all__ = ["Sequential", "Parallel", "Row", "walk", "leaves", "scale_width",
+           "check_input_shape"]
+
+
+def _named(items):
+    named = []
+    for index, item in enumerate(items):
+        if isinstance(item, tuple):
+            if len(item) != 2 or not isinstance(item[0], str):
+                raise ValueError(f"a named child must be a (str, module) pair, got {item!r}")
+            name, module = item
+        else:
+            name, module = str(index), item
+        if not isinstance(module, (Layer, Sequential, Parallel)):
+            raise ValueError(f"child {name!r} is not a layer or container: {module!r}")
+        named.append((name, module))
+    names = [n for n, _ in named if n]
+    if len(names) != len(set(names)):
+        raise ValueError(f"duplicate child names in {names}")
+    return tuple(named)
+
+
+class Sequential:
+    """Modules applied one after another. An empty ``Sequential`` is the identity."""
+
+    def __init__(self, *items):
+        self.children = _named(items)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.children == self.children
+
+    def __repr__(self):
+        return f"Sequential({', '.join(f'{n}={m!r}' for n, m in self.children)})"
+
+
+class Parallel:
+    """Branches applied to the same input, merged by ``"concat"`` or ``"add"``."""
+
+    def __init__(self, *branches, merge="concat"):
+        if merge not in ("concat", "add"):
+            raise ValueError(f"Parallel: merge must be 'concat' or 'add', got {merge!r}")
+        if not branches:
+            raise ValueError("Parallel needs at least one branch")
+        self.children = _named(branches)
+        self.merge = merge
+
+    def __eq__(self, other):
+        return (type(other) is type(self) and other.children == self.children
+                and other.merge == self.merge)
+
+    def __repr__(self):
+        inner = ", ".join(f"{n}={m!r}" for n, m in self.children)
+        return f"Parallel({inner}, merge={self.merge!r})"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One leaf layer's costs for a batch: the unit of every table."""
+
+    name: str
+    kind: str
+    output: tuple
+    params: int
+    macs: int
+    activations: int
+
+
+def _join(prefix, name):
+    return f"{prefix}.{name}" if prefix and name else prefix or name
+
+
+def leaves(module, prefix=""):
+    """Yield ``(name, layer)`` for every leaf, in execution order.
+
+    Examples
+    --------
+    >>> from helpers.layers import ReLU
+    >>> list(leaves(Sequential(("a", ReLU()), ReLU())))
+    [('a', ReLU()), ('1', ReLU())]
+    """
+    if isinstance(module, Layer):
+        yield prefix or module.kind.lower(), module
+        return
+    for name, child in module.children:
+        yield from leaves(child, _join(prefix, name))
+
+
+def check_input_shape(shape):
+    """Return ``shape`` as a tuple of positive ints, ``(C, H, W)`` or ``(F,)``.
+
+    Examples
+    --------
+    >>> check_input_shape([3, 32, 32])
+    (3, 32, 32)
+    >>> check_input_shape((3, 0, 32))
+    Traceback (most recent call last):
+    ...
+    ValueError: input shape must be (C, H, W) or (F,) of positive ints, got (3, 0, 32)
+    """
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        shape = (shape,)
+    if len(shape) not in (1, 3) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
+        raise ValueError(f"input shape must be (C, H, W) or (F,) of positive ints, got {shape}")
+    return shape
+
+
+def walk(model, input_shape, batch=1):
+    """Cost every leaf layer of ``model`` for ``batch`` inputs of ``input_shape``.
+
+    Parameters
+    ----------
+    model : Layer, Sequential or Parallel
+    input_shape : tuple of int
+        ``(C, H, W)`` or ``(F,)`` for one input.
+    batch : int
+        MACs and activations scale with it; parameters do not.
+
+    Returns
+    -------
+    list of Row
+        One row per leaf, in execution order. Merges of ``Parallel`` add no
+        row (an addition or a concatenation is not a MAC).
+    """
+    shape = check_input_shape(input_shape)
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        raise ValueError(f"batch must be a positive int, got {batch!r}")
+    rows = []
+    _walk(model, shape, "", rows, batch)
+    return rows
+
+
+def _walk(module, shape, prefix, rows, batch):
+    if isinstance(module, Layer):
+        name = prefix or module.kind.lower()
+        out = module.output_shape(shape, name)
+        rows.append(Row(name, module.kind, out, module.params(shape),
+                        module.macs(shape) * batch, prod(out) * batch))
+        return out
+    if isinstance(module, Sequential):
+        for name, child in module.children:
+            shape = _walk(child, shape, _join(prefix, name), rows, batch)
+        return shape
+    outs = [(_join(prefix, name), _walk(child, shape, _join(prefix, name), rows, batch))
+            for name, child in module.children]
+    return _merge(module.merge, outs, prefix or "parallel")
+
+
+def _merge(merge, outs, where):
+    first_name, first = outs[0]
+    for name, out in outs[1:]:
+        same = out == first if merge == "add" else (len(out) == 3 and out[1:] == first[1:])
+        if not same or len(first) != len(out):
+            what = "shapes" if merge == "add" else "spatial sizes"
+            raise ValueError(f"{where}: cannot {merge} branch outputs, {what} differ: "
+                             f"{first_name or 'identity'} {first} vs {name or 'identity'} {out}")
+    if merge == "add":
+        return first
+    if len(first) != 3:
+        raise ValueError(f"{where}: concat needs (C, H, W) branch outputs, got {first}")
+    return (sum(out[0] for _, out in outs), *first[1:])
+
+
+def scale_width(module, factor):
+    """Multiply every convolution's ``out_channels`` by ``factor`` (rounded down, at least 1).
+
+    Input channels follow automatically; dense layers keep their widths (the
+    classifier still has as many classes).
+
+    Examples
+    --------
+    >>> scale_width(Conv2d(64, 3), 0.5)
+    Conv2d(out_channels=32, kernel_size=3, stride=1, padding=0, dilation=1, groups=1, bias=True)
+    """
+    if not (isinstance(factor, (int, float)) and factor > 0):
+        raise ValueError(f"width factor must be a positive number, got {factor!r}")
+    if isinstance(module, Conv2d):
+        return replace(module, out_channels=max(1, int(module.out_channels * factor)))
+    if isinstance(module, Layer):
+        return module
+    scaled = [(name, scale_width(child, factor)) for name, child in module.children]
+    if isinstance(module, Parallel):
+        return Parallel(*scaled, merge=module.merge)
+    return Sequential(*scaled)

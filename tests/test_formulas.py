@@ -1,0 +1,141 @@
+"""Scalar formulas against brute force: sliding windows, multiply-counting loops,
+actual weight arrays, PyTorch's own pooling sizes, and their symbolic twins."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings, strategies as st
+from numpy.lib.stride_tricks import sliding_window_view
+
+from helpers import formulas as f
+from helpers.layers import Conv2d, Linear, MaxPool2d
+from helpers.symbols import F, L, P, S, D
+
+DATA = Path(__file__).parent / "data"
+
+
+@st.composite
+def window_cases(draw):
+    k = draw(st.integers(1, 5))
+    d = draw(st.integers(1, 3))
+    p = draw(st.integers(0, 3))
+    s = draw(st.integers(1, 4))
+    size = draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), 20))
+    return size, k, s, p, d
+
+
+@given(window_cases())
+def test_output_size_matches_sliding_windows(case):
+    size, k, s, p, d = case
+    x = np.pad(np.arange(size), p)
+    span = d * (k - 1) + 1
+    windows = sliding_window_view(x, span)[::s]          # every window start, stepped
+    assert f.output_size(size, k, s, p, d) == windows.shape[0]
+
+
+@given(window_cases(), st.integers(0, 3))
+def test_asymmetric_padding_matches_sliding_windows(case, extra):
+    size, k, s, p, d = case
+    x = np.pad(np.arange(size), (p, p + extra))
+    if x.size < d * (k - 1) + 1:
+        return
+    assert f.output_size(size, k, s, (p, p + extra), d) == sliding_window_view(x, d * (k - 1) + 1)[::s].shape[0]
+
+
+def test_pool_sizes_match_pytorch():
+    table = json.loads((DATA / "torch_pool_sizes.json").read_text())
+    assert len(table["rows"]) > 500
+    for size, k, s, p, ceil, out in table["rows"]:
+        assert f.pool_output_size(size, k, s, p, 1, bool(ceil)) == out, (size, k, s, p, ceil)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6, 7])
+@pytest.mark.parametrize("d", [1, 2])
+def test_same_padding_keeps_size(k, d):
+    before, after = f.same_padding(k, d)
+    assert after - before in (0, 1)
+    for size in range(d * (k - 1) + 1, 30):
+        assert f.output_size(size, k, 1, (before, after), d) == size
+
+
+def naive_conv_counting(x, w, stride, padding, dilation, groups):
+    """Direct convolution with explicit loops; returns (output, multiplies done)."""
+    c_in, h, wd = x.shape
+    c_out, c_g, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (padding, padding), (padding, padding)))
+    oh = (h + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
+    ow = (wd + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
+    out = np.zeros((c_out, oh, ow))
+    mults = 0
+    per_group = c_out // groups
+    for o in range(c_out):
+        g = o // per_group
+        for i in range(oh):
+            for j in range(ow):
+                acc = 0.0
+                for c in range(c_g):
+                    for a in range(kh):
+                        for b in range(kw):
+                            acc += w[o, c, a, b] * xp[g * c_g + c, i * stride + a * dilation,
+                                                      j * stride + b * dilation]
+                            mults += 1
+                out[o, i, j] = acc
+    return out, mults
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 2),
+       st.integers(0, 2), st.integers(1, 2), st.integers(5, 9))
+def test_conv_macs_and_params_match_brute_force(groups, cg, og, stride, padding, dilation, size):
+    c_in, c_out, k = groups * cg, groups * og, 3
+    if dilation * (k - 1) + 1 > size + 2 * padding:
+        return
+    layer = Conv2d(c_out, k, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((c_out, c_in // groups, k, k))
+    bias = rng.standard_normal(c_out)
+    x = rng.standard_normal((c_in, size, size))
+    out, mults = naive_conv_counting(x, weight, stride, padding, dilation, groups)
+    assert layer.output_shape(x.shape) == out.shape
+    assert layer.macs(x.shape) == mults
+    assert layer.params(x.shape) == weight.size + bias.size
+
+
+@given(st.integers(1, 50), st.integers(1, 50))
+def test_linear_macs_and_params_match_arrays(n_in, n_out):
+    x = np.ones(n_in)
+    weight, bias = np.ones((n_out, n_in)), np.ones(n_out)
+    mults = sum(1 for o in range(n_out) for i in range(n_in))   # one multiply per weight use
+    assert Linear(n_out).macs((n_in,)) == mults == (weight @ x).size * n_in
+    assert Linear(n_out).params((n_in,)) == weight.size + bias.size
+
+
+def test_gemm_counts_match_a_loop():
+    M, N, K = 3, 4, 5
+    mults = sum(1 for _ in np.ndindex(M, N, K))
+    assert f.gemm_macs(M, N, K) == mults
+    assert f.gemm_elems(M, N, K) == np.ones((M, K)).size + np.ones((K, N)).size + np.ones((M, N)).size
+
+
+def test_same_function_serves_ints_arrays_and_symbols():
+    sizes = np.arange(7, 40)
+    assert list(f.output_size(sizes, 3, 2, 1)) == [f.output_size(int(n), 3, 2, 1) for n in sizes]
+    expr = f.output_size(L, F, S, P, D)
+    for values in [(227, 11, 4, 0, 1), (32, 3, 1, 1, 1), (14, 3, 2, 2, 2), (9, 4, 3, 0, 1)]:
+        subs = dict(zip((L, F, S, P, D), values))
+        assert expr.subs(subs) == f.output_size(*values)
+
+
+def test_counts_are_exact_python_ints():
+    assert type(f.conv2d_macs(55, 55, 3, 96, 11, 11)) is int
+    assert type(f.conv2d_params(3, 96, 11, 11, bias=False)) is int
+    assert f.conv2d_params(3, 96, 11, 11, bias=False) == 34848
+    assert f.flops(f.linear_macs(10**6, 10**6)) == 2 * 10**12
+
+
+def test_symbolic_macs_expand_to_a_product():
+    N_i, N_o, F_r, F_c, M_r, M_c = sp.symbols("N_i N_o F_r F_c M_r M_c", positive=True, integer=True)
+    assert sp.simplify(f.conv2d_macs(M_r, M_c, N_i, N_o, F_r, F_c) - M_r * M_c * N_o * N_i * F_r * F_c) == 0

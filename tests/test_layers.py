@@ -1,0 +1,107 @@
+"""Specs and the walk: PyTorch shape semantics, composition, bad input."""
+
+import pytest
+
+from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear,
+                            MaxPool2d, ReLU, SpaceToDepth)
+from helpers.model import Parallel, Sequential, scale_width, walk
+from helpers import zoo
+
+
+def test_walk_names_follow_torch_conventions():
+    rows = walk(zoo.get("resnet50"), (3, 224, 224))
+    names = [r.name for r in rows]
+    assert names[:4] == ["conv1", "bn1", "relu", "maxpool"]
+    assert "layer3.2.conv2" in names and "layer1.0.downsample.0" in names
+    assert "layer1.1.downsample.0" not in names
+    assert names[-2:] == ["avgpool", "fc"]
+    assert len(names) == len(set(names))
+
+
+def test_totals_are_row_sums_for_every_model():
+    from helpers.summary import summary
+    for name in zoo.names():
+        s = summary(name)
+        for column in ("params", "macs", "activations"):
+            assert s.totals[column] == sum(getattr(r, column) for r in s.rows)
+
+
+def test_batch_scales_macs_and_activations_not_params():
+    one, many = walk(zoo.get("tiny-cnn"), (3, 16, 16)), walk(zoo.get("tiny-cnn"), (3, 16, 16), batch=5)
+    for a, b in zip(one, many):
+        assert (b.params, b.macs, b.activations) == (a.params, 5 * a.macs, 5 * a.activations)
+
+
+def test_concat_and_add_shapes():
+    block = Parallel(Conv2d(4, 1), Conv2d(6, 3, padding=1), MaxPool2d(3, 1, padding=1))
+    assert walk(Sequential(block), (5, 8, 8))[-1].output == (5, 8, 8)
+    assert walk(Sequential(block, ReLU()), (5, 8, 8))[-1].output == (15, 8, 8)
+    res = Parallel(Sequential(Conv2d(5, 3, padding=1)), Sequential(), merge="add")
+    assert walk(Sequential(res, ReLU()), (5, 8, 8))[-1].output == (5, 8, 8)
+
+
+def test_same_padding_with_even_kernel_keeps_size():
+    assert Conv2d(2, 4, padding="same").output_shape((1, 9, 9)) == (2, 9, 9)
+    assert Conv2d(2, 3, padding="same", dilation=2).output_shape((1, 9, 9)) == (2, 9, 9)
+    assert Conv2d(2, 3, padding="valid").output_shape((1, 9, 9)) == (2, 7, 7)
+
+
+def test_space_to_depth():
+    assert SpaceToDepth(4).output_shape((3, 220, 220)) == (48, 55, 55)
+
+
+def test_width_multiplier_halves_convolutions_only():
+    half = walk(scale_width(zoo.get("tiny-cnn"), 0.5), (3, 16, 16))
+    assert [r.output[0] for r in half if r.kind == "Conv2d"] == [2, 4]
+    assert half[-1].output == (10,)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Conv2d(0, 3), "out_channels must be a positive int"),
+    (lambda: Conv2d(8, -1), "kernel_size must be a positive int"),
+    (lambda: Conv2d(8, 3, stride=0), "stride must be a positive int"),
+    (lambda: Conv2d(8, 3, padding=-1), "padding must be a non-negative int"),
+    (lambda: Conv2d(8, 3, padding="full"), "padding must be an int, a pair, 'same' or 'valid'"),
+    (lambda: Conv2d(8, 3, stride=2, padding="same"), "padding='same' needs stride 1"),
+    (lambda: Conv2d(9, 3, groups=2), "out_channels 9 is not divisible by groups 2"),
+    (lambda: MaxPool2d(3, 2, padding=2), "padding 2 must be at most half the kernel 3"),
+    (lambda: Linear(0), "out_features must be a positive int"),
+    (lambda: SpaceToDepth(0), "block must be a positive int"),
+    (lambda: Parallel(Conv2d(1, 1), merge="mul"), "merge must be 'concat' or 'add'"),
+    (lambda: Sequential(("a", ReLU()), ("a", ReLU())), "duplicate child names"),
+    (lambda: Sequential(3), "is not a layer or container"),
+])
+def test_bad_specs_are_rejected_with_a_clear_message(make, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        make()
+
+
+@pytest.mark.parametrize("model, shape, message", [
+    (Sequential(("conv1", Conv2d(8, 11))), (3, 10, 10), "conv1 (Conv2d): kernel 11 is larger than the padded input height 10"),
+    (Sequential(("c", Conv2d(8, 3, groups=2))), (3, 10, 10), "c (Conv2d): in_channels 3 is not divisible by groups 2"),
+    (Sequential(("fc", Linear(8))), (3, 4, 4), "fc (Linear) needs a flat input"),
+    (Sequential(("s", SpaceToDepth(4))), (3, 10, 12), "input 10x12 is not divisible by block 4"),
+    (Sequential(("p", Parallel(Conv2d(2, 3), Conv2d(2, 1)))), (1, 8, 8), "cannot concat branch outputs"),
+    (Sequential(("r", Parallel(Conv2d(2, 1), Conv2d(3, 1), merge="add"))), (1, 8, 8), "cannot add branch outputs"),
+    (Sequential(GlobalAvgPool()), (10,), "needs a (C, H, W) input"),
+    (Sequential(ReLU()), (3, 0, 4), "input shape must be"),
+    (Sequential(ReLU()), (3, 4), "input shape must be"),
+])
+def test_bad_inputs_name_the_layer_and_numbers(model, shape, message):
+    with pytest.raises(ValueError) as err:
+        walk(model, shape)
+    assert message in str(err.value)
+
+
+def test_bad_batch_and_width():
+    with pytest.raises(ValueError, match="batch must be a positive int"):
+        walk(Sequential(ReLU()), (1, 2, 2), batch=0)
+    with pytest.raises(ValueError, match="width factor"):
+        scale_width(Sequential(), -1)
+
+
+def test_pooling_and_norm_layers_have_no_macs():
+    shape = (4, 8, 8)
+    for layer in (MaxPool2d(2), AvgPool2d(2), BatchNorm2d(), ReLU(), GlobalAvgPool(), Flatten()):
+        assert layer.macs(shape) == 0
+    assert BatchNorm2d().params(shape) == 8
