@@ -26,3 +26,7 @@ try:  # reproducible property tests: the same examples on every machine
     settings.load_profile("workbook")
 except ImportError:  # pragma: no cover
     pass
+
+
+collect_ignore = ["tests/data", ".venv", "build"]
+"""Fixture notebooks are inputs to tests, not notebooks to run."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 __all__ = ["main", "parse_shape"]
 
@@ -91,6 +92,19 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def _cmd_check(args):
+    from .answers import judge, load_key
+    entry = load_key().get(args.qid)
+    verdict = judge(args.qid, args.value, entry)
+    print(verdict.line())
+    return {"correct": 0, "unknown": 2}.get(verdict.status, 1)
+
+
+def _cmd_release(args):
+    from .release import main as release_main
+    return release_main(args)
+
+
 def _parser():
     parser = _Parser(
         prog="python -m helpers", description="CNN Cost Workbook tools.")
@@ -113,6 +127,24 @@ def _parser():
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_rf)
 
+    p = sub.add_parser("check", help="judge an answer, as the notebooks' check() does",
+                       description="Judge VALUE for question QID. Exit 0 correct, 1 not "
+                                   "correct or blank, 2 unknown question id.")
+    p.add_argument("qid", help="question id, e.g. tpu.a")
+    p.add_argument("value", help="the answer: a number, a word, (1, 2), or a sympy "
+                                 "expression such as 'F_r*F_c*N_i'")
+    p.set_defaults(run=_cmd_check)
+
+    from .release import ROOT
+    p = sub.add_parser("release", help="regenerate notebooks/ and the answer key from solutions/",
+                       description="Execute changed solution notebooks, store their outputs, "
+                                   "rebuild the answer key and the student notebooks.")
+    p.add_argument("--check", action="store_true",
+                   help="change nothing; exit 1 naming the files that differ from what "
+                        "solutions/ generate")
+    p.add_argument("--force", action="store_true", help="re-execute every solution notebook")
+    p.add_argument("--root", type=Path, default=ROOT, help="project folder (default: %(default)s)")
+    p.set_defaults(run=_cmd_release)
     return parser
 
 

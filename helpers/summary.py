@@ -25,7 +25,7 @@ __all__ = ["Summary", "summary"]
 COLUMNS = ("params", "macs", "activations")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Summary:
     """A model's per-layer rows for one input shape and batch, with totals.
 
@@ -74,6 +74,8 @@ class Summary:
     def __str__(self):
         from .format import text_table
         return text_table(self)
+
+    __repr__ = __str__
 
     def _repr_html_(self):
         from .format import html_table
