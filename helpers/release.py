@@ -79,9 +79,10 @@ def question_ids(nb):
     return ids
 
 
-def execute(nb, cwd, timeout=600):
+def execute(nb, cwd, name="notebook", timeout=600):
     """Run ``nb`` in a fresh kernel in release mode; return ``(nb, records)``."""
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
     with tempfile.TemporaryDirectory() as tmp:
         record = Path(tmp) / "checks.jsonl"
         saved = {k: os.environ.get(k) for k in (RECORD_ENV, "WORKBOOK_MODE", "PYTHONHASHSEED")}
@@ -89,6 +90,11 @@ def execute(nb, cwd, timeout=600):
         try:
             NotebookClient(nb, timeout=timeout, kernel_name="python3",
                            resources={"metadata": {"path": str(cwd)}}).execute()
+        except CellExecutionError as err:
+            failed = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(
+                o.get("output_type") == "error" for o in c.get("outputs", []))), "?")
+            raise ReleaseError(f"{name}: cell {failed} raised "
+                               f"{err.ename}: {err.evalue}") from None
         finally:
             for key, value in saved.items():
                 os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
@@ -138,7 +144,7 @@ def release(root=ROOT, force=False, log=print):
             entries = {q: e for q, e in old["questions"].items() if e.get("notebook") == name}
         else:
             log(f"executing {path.name} ...")
-            nb, records = execute(nb, path.parent)
+            nb, records = execute(nb, path.parent, path.name)
             entries = _entries(name, nb, records)
             text = render(normalise(nb, clear_outputs=False))
             if path.read_text() != text:

@@ -14,6 +14,8 @@ from helpers import formulas as f
 from helpers.layers import Conv2d, Linear, MaxPool2d
 from helpers.symbols import F, L, P, S, D
 
+from reference import naive_conv_counting
+
 DATA = Path(__file__).parent / "data"
 
 
@@ -59,31 +61,6 @@ def test_same_padding_keeps_size(k, d):
     assert after - before in (0, 1)
     for size in range(d * (k - 1) + 1, 30):
         assert f.output_size(size, k, 1, (before, after), d) == size
-
-
-def naive_conv_counting(x, w, stride, padding, dilation, groups):
-    """Direct convolution with explicit loops; returns (output, multiplies done)."""
-    c_in, h, wd = x.shape
-    c_out, c_g, kh, kw = w.shape
-    xp = np.pad(x, ((0, 0), (padding, padding), (padding, padding)))
-    oh = (h + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
-    ow = (wd + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
-    out = np.zeros((c_out, oh, ow))
-    mults = 0
-    per_group = c_out // groups
-    for o in range(c_out):
-        g = o // per_group
-        for i in range(oh):
-            for j in range(ow):
-                acc = 0.0
-                for c in range(c_g):
-                    for a in range(kh):
-                        for b in range(kw):
-                            acc += w[o, c, a, b] * xp[g * c_g + c, i * stride + a * dilation,
-                                                      j * stride + b * dilation]
-                            mults += 1
-                out[o, i, j] = acc
-    return out, mults
 
 
 @settings(max_examples=40, deadline=None)

@@ -1,0 +1,84 @@
+r"""Arithmetic intensity and the roofline model.
+
+Arithmetic intensity is work per unit of data moved. For a GEMM
+:math:`(M \times K)\cdot(K \times N)` it is
+:math:`I = MNK / (MK + KN + MN)` MACs per element, or
+:math:`2MNK / (b\,(MK + KN + MN))` FLOPs per byte for :math:`b`-byte elements
+(each element read or written once: the best case, with perfect reuse).
+
+The roofline model (Williams, Waterman & Patterson, CACM 2009) bounds the
+throughput of a kernel of intensity :math:`I` (FLOPs/byte) on a machine with
+peak compute :math:`\pi` and memory bandwidth :math:`\beta`:
+:math:`P(I) = \min(\pi, \beta I)`. The *ridge point* :math:`\pi/\beta` is the
+intensity at which a kernel stops being memory bound.
+
+Examples
+--------
+>>> gemm_intensity(1024, 1024, 1024)   # MACs per element, exact
+Fraction(1024, 3)
+>>> round(float(flops_per_byte(1024, 1024, 1024)), 2)
+170.67
+>>> round(ridge(TPU_V1))
+2706
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from .formulas import gemm_elems, gemm_macs
+
+__all__ = ["Machine", "TPU_V1", "HASWELL", "gemm_intensity", "flops_per_byte", "attainable",
+           "ridge"]
+
+
+@dataclass(frozen=True)
+class Machine:
+    """Peak compute (operations/s, 2 per MAC) and memory bandwidth (bytes/s)."""
+
+    name: str
+    peak: float
+    bandwidth: float
+    source: str
+
+
+TPU_V1 = Machine(
+    "TPU v1 (8-bit)", 92e12, 34e9,
+    "Jouppi et al., 'In-Datacenter Performance Analysis of a Tensor Processing Unit', "
+    "ISCA 2017: abstract (65,536 8-bit MACs, 92 TeraOps/s) and Table 2 (700 MHz clock, "
+    "34 GB/s weight memory bandwidth)")
+"""TPU v1: 65,536 MACs x 2 ops x 700 MHz = 91.75 Tops/s (the paper rounds to 92)."""
+
+HASWELL = Machine(
+    "Haswell CPU (fp32)", 1.3e12, 51e9,
+    "Jouppi et al., ISCA 2017, Table 2: Intel Haswell E5-2699 v3 server, "
+    "1.3 TFLOPS/s floating point, 51 GB/s memory bandwidth")
+"""A generic server CPU of the same era, from the same table."""
+
+
+def gemm_intensity(M, N, K):
+    """MACs per element moved for a GEMM (exact: a Fraction for ints, a sympy
+    expression for symbols)."""
+    macs, elems = gemm_macs(M, N, K), gemm_elems(M, N, K)
+    if isinstance(macs, int) and isinstance(elems, int):
+        return Fraction(macs, elems)
+    return macs / elems
+
+
+def flops_per_byte(M, N, K, bytes_per_elem=4):
+    """FLOPs per byte moved for a GEMM with ``bytes_per_elem``-byte elements."""
+    return 2 * gemm_intensity(M, N, K) / bytes_per_elem
+
+
+def attainable(machine, intensity):
+    """Roofline bound ``min(peak, bandwidth * intensity)`` (ops/s); arrays welcome."""
+    bound = np.minimum(machine.peak, machine.bandwidth * np.asarray(intensity, dtype=float))
+    return float(bound) if bound.ndim == 0 else bound
+
+
+def ridge(machine):
+    """Intensity (ops/byte) where the memory roof meets the compute roof."""
+    return machine.peak / machine.bandwidth
