@@ -18,6 +18,7 @@ __all__ = [
     "same_padding",
     "conv2d_params",
     "conv2d_macs",
+    "conv2d_elems",
     "linear_params",
     "linear_macs",
     "gemm_macs",
@@ -172,6 +173,28 @@ def conv2d_macs(out_h, out_w, in_channels, out_channels, kernel_h, kernel_w,
     F_c*F_r*M_c*M_r*N_i*N_o
     """
     return out_h * out_w * out_channels * (in_channels // groups) * kernel_h * kernel_w
+
+
+def conv2d_elems(in_h, in_w, out_h, out_w, in_channels, out_channels, kernel_h, kernel_w,
+                 groups=1):
+    r"""Elements a convolution moves if each is read or written once: input, output, weights.
+
+    Notes
+    -----
+    :math:`C_{in} H W + C_{out} H_{out} W_{out} + C_{out} (C_{in}/g) K_h K_w`
+    (bias not counted). VGG-16's ``conv3_2``:
+    :math:`256 \cdot 56^2 \cdot 2 + 256^2 \cdot 9 = 2{,}195{,}456`.
+
+    Examples
+    --------
+    >>> conv2d_elems(56, 56, 56, 56, 256, 256, 3, 3)
+    2195456
+    >>> from helpers.symbols import L_r, L_c, M_r, M_c, N_i, N_o, F_r, F_c
+    >>> conv2d_elems(L_r, L_c, M_r, M_c, N_i, N_o, F_r, F_c)
+    F_c*F_r*N_i*N_o + L_c*L_r*N_i + M_c*M_r*N_o
+    """
+    return (in_channels * in_h * in_w + out_channels * out_h * out_w
+            + out_channels * (in_channels // groups) * kernel_h * kernel_w)
 
 
 def linear_params(in_features, out_features, bias=True):

@@ -79,6 +79,8 @@ def test_conv_macs_and_params_match_brute_force(groups, cg, og, stride, padding,
     assert layer.output_shape(x.shape) == out.shape
     assert layer.macs(x.shape) == mults
     assert layer.params(x.shape) == weight.size + bias.size
+    oh, ow = out.shape[1:]
+    assert f.conv2d_elems(size, size, oh, ow, c_in, c_out, k, k, groups) == x.size + out.size + weight.size
 
 
 @given(st.integers(1, 50), st.integers(1, 50))
