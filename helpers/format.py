@@ -12,7 +12,7 @@ import html
 
 __all__ = ["si", "iec", "text_table", "html_table"]
 
-_HEAD = ("layer", "kind", "output", "params", "MACs", "activations")
+_HEAD = ("layer", "kind", "output", "params", "MACs", "activations", "param bytes", "act. bytes")
 
 
 def si(value, unit=""):
@@ -44,10 +44,12 @@ def iec(nbytes):
 
 
 def _cells(s):
+    b = s.bytes_per_elem
     body = [(r.name, r.kind, "x".join(map(str, r.output)), f"{r.params:,}", f"{r.macs:,}",
-             f"{r.activations:,}") for r in s.rows]
+             f"{r.activations:,}", f"{r.params * b:,}", f"{r.activations * b:,}") for r in s.rows]
     t = s.totals
-    foot = ("total", "", "", f"{t['params']:,}", f"{t['macs']:,}", f"{t['activations']:,}")
+    foot = ("total", "", "", f"{t['params']:,}", f"{t['macs']:,}", f"{t['activations']:,}",
+            f"{t['params'] * b:,}", f"{t['activations'] * b:,}")
     return body, foot
 
 
@@ -62,7 +64,7 @@ def text_table(s):
 
     rule = "-" * len(line(_HEAD))
     title = (f"{s.model}  input {'x'.join(map(str, s.input))}  batch {s.batch}  "
-             f"(MAC = multiply+add; activations = output elements)")
+             f"(MAC = multiply+add; activations = output elements; {s.bytes_per_elem}-byte elements)")
     return "\n".join([title, line(_HEAD), rule, *map(line, body), rule, line(foot)])
 
 

@@ -14,6 +14,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import prod
 
 from . import zoo
 from .conventions import BYTES_PER_ELEM
@@ -23,6 +24,9 @@ from .model import Row, check_input_shape, walk
 __all__ = ["Summary", "summary"]
 
 COLUMNS = ("params", "macs", "activations")
+IN_PLACE = ("ReLU", "Dropout", "Flatten")
+"""Kinds whose output is stored in their input's memory at inference (in-place
+activation, identity, a view), as PyTorch's ``inplace=True`` and ``view`` do."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -36,6 +40,7 @@ class Summary:
     input: tuple
     batch: int
     rows: tuple
+    bytes_per_elem: int = BYTES_PER_ELEM
 
     @property
     def totals(self):
@@ -59,9 +64,39 @@ class Summary:
         """Rows of one kind, e.g. ``"Conv2d"``."""
         return [r for r in self.rows if r.kind == kind]
 
-    def weight_bytes(self, bytes_per_elem=BYTES_PER_ELEM):
+    def weight_bytes(self):
         """Bytes of all parameters."""
-        return to_bytes(self.totals["params"], bytes_per_elem)
+        return to_bytes(self.totals["params"], self.bytes_per_elem)
+
+    def stored_values(self, include_input=True):
+        """Values held in every layer output, skipping in-place kinds (``IN_PLACE``),
+        plus the input image if asked: the reading of the classic VGG memory table.
+
+        Examples
+        --------
+        >>> summary("vgg16").stored_values()
+        15237608
+        """
+        values = sum(r.activations for r in self.rows if r.kind not in IN_PLACE)
+        if include_input:
+            values += prod(self.input) * self.batch
+        return values
+
+    def group_totals(self, depth=1):
+        """Totals per name prefix of ``depth`` parts, in order of first appearance.
+
+        Examples
+        --------
+        >>> list(summary("inception-reduced").group_totals())
+        ['1x1', '3x3', '5x5', 'pool']
+        """
+        groups = {}
+        for r in self.rows:
+            key = ".".join(r.name.split(".")[:depth])
+            group = groups.setdefault(key, dict.fromkeys(COLUMNS, 0))
+            for c in COLUMNS:
+                group[c] += getattr(r, c)
+        return groups
 
     def to_dict(self):
         """The JSON form documented in DESIGN.md."""
@@ -82,7 +117,7 @@ class Summary:
         return html_table(self)
 
 
-def summary(model, input_shape=None, batch=1):
+def summary(model, input_shape=None, batch=1, bytes_per_elem=BYTES_PER_ELEM):
     """Cost table of a zoo model (by name) or of a spec tree.
 
     Parameters
@@ -92,6 +127,8 @@ def summary(model, input_shape=None, batch=1):
     input_shape : tuple of int, optional
         ``(C, H, W)``; defaults to the zoo entry's input (required for a spec).
     batch : int, optional
+    bytes_per_elem : int, optional
+        Element size for the byte columns (fp32: 4).
     """
     if isinstance(model, str):
         entry = zoo.entry(model)
@@ -102,4 +139,4 @@ def summary(model, input_shape=None, batch=1):
         if input_shape is None:
             raise ValueError("input_shape is required for a model that is not in the zoo")
     input_shape = check_input_shape(input_shape)
-    return Summary(name, input_shape, batch, tuple(walk(spec, input_shape, batch)))
+    return Summary(name, input_shape, batch, tuple(walk(spec, input_shape, batch)), bytes_per_elem)

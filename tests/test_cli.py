@@ -18,7 +18,8 @@ def test_summary_alexnet_table(capsys):
     assert main(["summary", "alexnet"]) == 0
     out = capsys.readouterr().out
     assert "conv1" in out and "105,415,200" in out
-    assert out.strip().splitlines()[-1].split()[1:] == ["62,378,344", "1,135,256,096", "1,939,560"]
+    assert out.strip().splitlines()[-1].split()[1:] == ["62,378,344", "1,135,256,096", "1,939,560",
+                                                        "249,513,376", "7,758,240"]
 
 
 def test_summary_json_form(capsys):
