@@ -1,7 +1,8 @@
 """``python -m helpers release``: solutions/ -> notebooks/ and the answer key.
 
-``release`` executes each solution notebook whose source changed since the
-key was built (all of them with ``--force``) in a fresh kernel, stores the
+``release`` executes each solution notebook whose source, or the ``helpers``
+source, changed since the key was built (all of them with ``--force``) in a
+fresh kernel, stores the
 outputs back into the solution (so nbval can compare them), records the
 value of every ``check(qid, value, hint=..., points=..., rtol=...)`` call,
 and writes
@@ -29,7 +30,7 @@ from pathlib import Path
 from .answers import KEY_PATH, RECORD_ENV, make_entry
 from .blanking import ReleaseError, normalise, student_notebook
 
-__all__ = ["ROOT", "solution_paths", "render", "source_hash", "question_ids", "release",
+__all__ = ["ROOT", "solution_paths", "render", "source_hash", "helpers_hash", "question_ids", "release",
            "check_release", "execute"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +69,14 @@ def source_hash(nb):
     """Hash of what an author writes (cell types, tags and sources), not of outputs."""
     text = json.dumps([[c.cell_type, c.metadata.get("tags", []), c.source] for c in nb.cells])
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def helpers_hash(root=ROOT):
+    """Hash of the helpers package's Python source: solution outputs depend on it."""
+    digest = hashlib.sha256()
+    for path in sorted((Path(root) / "helpers").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def question_ids(nb):
@@ -135,12 +144,15 @@ def release(root=ROOT, force=False, log=print):
     old = _load_key(key_path)
     key = {"format": 1, "notebooks": {}, "questions": {}}
     changed = []
+    code_digest = helpers_hash(root)
     for path in solution_paths(root):
         name = path.stem
         nb = read(path)
         student = student_notebook(nb, path.name)          # validates the markers first
         digest = source_hash(nb)
-        if not force and old["notebooks"].get(name, {}).get("source_sha256") == digest:
+        before = old["notebooks"].get(name, {})
+        if (not force and before.get("source_sha256") == digest
+                and before.get("helpers_sha256") == code_digest):
             entries = {q: e for q, e in old["questions"].items() if e.get("notebook") == name}
         else:
             log(f"executing {path.name} ...")
@@ -153,7 +165,8 @@ def release(root=ROOT, force=False, log=print):
         clash = set(entries) & set(key["questions"])
         if clash:
             raise ReleaseError(f"{name}: question ids used in another notebook too: {sorted(clash)}")
-        key["notebooks"][name] = {"source_sha256": digest, "questions": sorted(entries)}
+        key["notebooks"][name] = {"source_sha256": digest, "helpers_sha256": code_digest,
+                                  "questions": sorted(entries)}
         key["questions"].update(entries)
         target = root / "notebooks" / path.name
         if not target.exists() or target.read_text() != render(student):
