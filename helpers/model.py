@@ -22,7 +22,7 @@ from math import prod
 
 from .layers import Conv2d, Layer
 
-__all__ = ["Sequential", "Parallel", "Row", "walk", "leaves", "scale_width",
+__all__ = ["Sequential", "Parallel", "Row", "walk", "trace", "leaves", "scale_width",
            "check_input_shape"]
 
 
@@ -131,6 +131,22 @@ def check_input_shape(shape):
     return shape
 
 
+def trace(model, input_shape):
+    """``(name, layer, input_shape, output_shape)`` for every leaf, in execution order.
+
+    Validates every layer against the shape that reaches it.
+
+    Examples
+    --------
+    >>> from helpers.layers import Conv2d
+    >>> trace(Sequential(("c", Conv2d(4, 3))), (1, 5, 5))
+    [('c', Conv2d(out_channels=4, kernel_size=3, stride=1, padding=0, dilation=1, groups=1, bias=True), (1, 5, 5), (4, 3, 3))]
+    """
+    leaves_seen = []
+    _trace(model, check_input_shape(input_shape), "", leaves_seen)
+    return leaves_seen
+
+
 def walk(model, input_shape, batch=1):
     """Cost every leaf layer of ``model`` for ``batch`` inputs of ``input_shape``.
 
@@ -148,26 +164,23 @@ def walk(model, input_shape, batch=1):
         One row per leaf, in execution order. Merges of ``Parallel`` add no
         row (an addition or a concatenation is not a MAC).
     """
-    shape = check_input_shape(input_shape)
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise ValueError(f"batch must be a positive int, got {batch!r}")
-    rows = []
-    _walk(model, shape, "", rows, batch)
-    return rows
+    return [Row(name, layer.kind, out, layer.params(shape), layer.macs(shape) * batch,
+                prod(out) * batch) for name, layer, shape, out in trace(model, input_shape)]
 
 
-def _walk(module, shape, prefix, rows, batch):
+def _trace(module, shape, prefix, found):
     if isinstance(module, Layer):
         name = prefix or module.kind.lower()
         out = module.output_shape(shape, name)
-        rows.append(Row(name, module.kind, out, module.params(shape),
-                        module.macs(shape) * batch, prod(out) * batch))
+        found.append((name, module, shape, out))
         return out
     if isinstance(module, Sequential):
         for name, child in module.children:
-            shape = _walk(child, shape, _join(prefix, name), rows, batch)
+            shape = _trace(child, shape, _join(prefix, name), found)
         return shape
-    outs = [(_join(prefix, name), _walk(child, shape, _join(prefix, name), rows, batch))
+    outs = [(_join(prefix, name), _trace(child, shape, _join(prefix, name), found))
             for name, child in module.children]
     return _merge(module.merge, outs, prefix or "parallel")
 

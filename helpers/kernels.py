@@ -1,0 +1,318 @@
+"""Fast NHWC kernels for :mod:`helpers.engine` (float32, numpy + BLAS).
+
+Activations are ``(N, H, W, C)``: channels last, so a convolution's output
+``(N*H*W, C_out)`` *is* the next layer's input, with no transpose between
+layers, and a receptive-field patch is a few contiguous runs of memory.
+
+Convolution is lowered to one GEMM per batch chunk: the patches of a chunk
+are gathered into a reused workspace (im2col, columns ordered (row tap,
+column tap, channel), so that with dilation 1 each tap row is one contiguous
+run of ``kw * C`` floats) and multiplied with ``np.matmul(..., out=)``
+straight into the output array. The chunk is sized to bound the workspace.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+__all__ = ["pad_nhwc", "conv2d", "conv2d_winograd", "winograd_applies", "max_pool", "avg_pool", "local_response_norm", "space_to_depth",
+           "WORKSPACE_BYTES"]
+
+WORKSPACE_BYTES = 48 * 2**20
+"""Upper bound on one convolution's im2col workspace (one chunk of the batch)."""
+
+
+def pad_nhwc(x, top, bottom, left, right, value=0.0):
+    """``x`` with rows/columns of ``value`` added (a copy; ``x`` itself if no padding)."""
+    if not (top or bottom or left or right):
+        return x
+    n, h, w, c = x.shape
+    out = np.empty((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
+    out[:, :top], out[:, top + h:] = value, value
+    out[:, top:top + h, :left], out[:, top:top + h, left + w:] = value, value
+    out[:, top:top + h, left:left + w] = x
+    return out
+
+
+def _windows(xp, kh, kw, stride, dilation, oh, ow):
+    """View ``(N, oh, ow, kh, kw, C)`` of every window of the padded input."""
+    sn, sh, sw, sc = xp.strides
+    (s_h, s_w), (d_h, d_w) = stride, dilation
+    return as_strided(xp, (xp.shape[0], oh, ow, kh, kw, xp.shape[3]),
+                      (sn, s_h * sh, s_w * sw, d_h * sh, d_w * sw, sc), writeable=False)
+
+
+def _chunk(n, per_image, workspace):
+    """Images per chunk: as many as the workspace holds, balanced over the chunks."""
+    most = max(1, min(n, (workspace or WORKSPACE_BYTES) // max(per_image, 1)))
+    pieces = -(-n // most)
+    return -(-n // pieces)
+
+
+def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, workspace=None):
+    """Convolution of NHWC ``x`` with a torch-layout ``weight`` ``(C_out, C_in/g, kh, kw)``.
+
+    ``pads`` is ``((top, bottom), (left, right))``; ``out_hw`` the output size.
+    The patch matrix has one extra column of ones, so that the bias rides
+    along in the GEMM instead of costing a pass over the output.
+    Returns ``(y, workspace_bytes)``, ``y`` of shape ``(N, oh, ow, C_out)``.
+    """
+    n = x.shape[0]
+    c_out, c_g, kh, kw = weight.shape
+    oh, ow = out_hw
+    xp = pad_nhwc(x, *pads[0], *pads[1])
+    windows = _windows(xp, kh, kw, stride, dilation, oh, ow)
+    co_g, k = c_out // groups, kh * kw * c_g
+    y = np.empty((n, oh, ow, c_out), dtype=np.float32)
+    rows = y.reshape(n * oh * ow, c_out)
+    chunk = _chunk(n, oh * ow * (k + 1) * 4, workspace)
+    cols = np.empty((chunk * oh * ow, k + 1), dtype=np.float32)
+    cols[:, k] = 1.0
+    for g in range(groups):
+        w_mat = np.empty((k + 1, co_g), dtype=np.float32)
+        w_mat[:k] = weight[g * co_g:(g + 1) * co_g].transpose(2, 3, 1, 0).reshape(k, co_g)
+        w_mat[k] = 0.0 if bias is None else bias[g * co_g:(g + 1) * co_g]
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
+            m = (stop - start) * oh * ow
+            row_bytes = cols.strides[0]
+            patches = as_strided(cols, (stop - start, oh, ow, kh, kw, c_g),
+                                 (oh * ow * row_bytes, ow * row_bytes, row_bytes,
+                                  kw * c_g * 4, c_g * 4, 4))
+            _split(stop - start, lambda i, j: np.copyto(
+                patches[i:j], windows[start + i:start + j, ..., g * c_g:(g + 1) * c_g]))
+            target = rows[start * oh * ow: stop * oh * ow]
+            if groups == 1:
+                np.matmul(cols[:m], w_mat, out=target)
+            else:
+                target[:, g * co_g:(g + 1) * co_g] = cols[:m] @ w_mat
+    return y, cols.nbytes + (xp.nbytes if xp is not x else 0)
+
+
+def winograd_applies(kernel, stride, dilation, groups, tiles):
+    """Whether the Winograd kernel is used: 3x3, stride 1, dilation 1, ungrouped, and
+    enough output tiles (``tiles``) for the sixteen GEMMs to be efficient."""
+    return (kernel == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1
+            and tiles >= WINOGRAD_MIN_TILES)
+
+
+WINOGRAD_MIN_TILES = 512
+"""Below this many 2x2 output tiles in a batch, im2col's single GEMM is faster."""
+
+
+def _pool_padded(x, kernel, stride, padding, out_hw, fill):
+    (kh, kw), (sh, sw), (ph, pw), (oh, ow) = kernel, stride, padding, out_hw
+    need_h, need_w = (oh - 1) * sh + kh, (ow - 1) * sw + kw
+    extra_h = max(0, need_h - (x.shape[1] + 2 * ph))
+    extra_w = max(0, need_w - (x.shape[2] + 2 * pw))
+    return pad_nhwc(x, ph, ph + extra_h, pw, pw + extra_w, fill)
+
+
+def _pool_reduce(xp, kernel, stride, out_hw, op):
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
+    out = np.array(xp[:, :sh * (oh - 1) + 1:sh, :sw * (ow - 1) + 1:sw])
+    for a in range(kh):
+        for b in range(kw):
+            if a or b:
+                op(out, xp[:, a:a + sh * (oh - 1) + 1:sh, b:b + sw * (ow - 1) + 1:sw], out=out)
+    return out
+
+
+def max_pool(x, kernel, stride, padding, dilation, out_hw):
+    """Max pooling (PyTorch semantics, ``ceil_mode`` included via ``out_hw``)."""
+    return _batched(x, out_hw, lambda part: _max_pool(part, kernel, stride, padding, dilation, out_hw))
+
+
+def _batched(x, out_hw, one):
+    """Apply ``one`` to two halves of the batch on two threads; gather the results."""
+    y = np.empty((x.shape[0], *out_hw, x.shape[3]), dtype=np.float32)
+
+    def part(i, j):
+        y[i:j] = one(x[i:j])
+    _split(x.shape[0], part)
+    return y
+
+
+def _max_pool(x, kernel, stride, padding, dilation, out_hw):
+    if dilation != (1, 1):
+        xp = _pool_padded(x, tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation)), stride,
+                          padding, out_hw, -np.inf)
+        win = _windows(xp, *kernel, stride, dilation, *out_hw)
+        return win.max(axis=(3, 4))
+    xp = _pool_padded(x, kernel, stride, padding, out_hw, -np.inf)
+    return _pool_reduce(xp, kernel, stride, out_hw, np.maximum)
+
+
+def avg_pool(x, kernel, stride, padding, out_hw, count_include_pad=True):
+    """Average pooling with PyTorch's divisor rules (padding, ``ceil_mode`` overhang)."""
+    xp = _pool_padded(x, kernel, stride, padding, out_hw, 0.0)
+    total = _pool_reduce(xp, kernel, stride, out_hw, np.add)
+    h, w = x.shape[1:3]
+    (ph, pw) = padding
+    rows = np.zeros(xp.shape[1], np.float32)
+    cols = np.zeros(xp.shape[2], np.float32)
+    if count_include_pad:
+        rows[:h + 2 * ph], cols[:w + 2 * pw] = 1, 1
+    else:
+        rows[ph:ph + h], cols[pw:pw + w] = 1, 1
+    count = np.outer(_window_sums(rows, kernel[0], stride[0], out_hw[0]),
+                     _window_sums(cols, kernel[1], stride[1], out_hw[1]))
+    total /= count[None, :, :, None]
+    return total
+
+
+def _window_sums(mask, k, s, n):
+    return np.array([mask[i * s:i * s + k].sum() for i in range(n)], dtype=np.float32)
+
+
+def local_response_norm(x, size, alpha, beta, k):
+    """Cross-channel LRN as ``torch.nn.LocalResponseNorm`` (channels are the last axis),
+    on two threads."""
+    return _batched(x, x.shape[1:3], lambda part: _lrn(part, size, alpha, beta, k))
+
+
+def _lrn(x, size, alpha, beta, k):
+    """One thread's share of :func:`local_response_norm`.
+
+    ``b_c = a_c / (k + alpha/size * sum of a^2 over channels c - size//2 .. c + (size-1)//2)^beta``;
+    the window sum is ``size`` shifted slices of the zero-padded squares, added in place.
+    """
+    c = x.shape[-1]
+    before = size // 2
+    sq = np.zeros(x.shape[:-1] + (c + size - 1,), dtype=np.float32)
+    np.square(x, out=sq[..., before:before + c])
+    window = sq[..., 0:c].copy()
+    for shift in range(1, size):
+        window += sq[..., shift:shift + c]
+    del sq
+    window *= alpha / size
+    window += k
+    if beta == 0.75:                          # t^0.75 = sqrt(t) * sqrt(sqrt(t)): no pow()
+        np.sqrt(window, out=window)
+        window *= np.sqrt(window)
+    else:
+        window **= beta
+    return np.divide(x, window, out=window)
+
+
+def space_to_depth(x, block):
+    """NHWC space-to-depth; channel order (row offset, column offset, channel)."""
+    n, h, w, c = x.shape
+    tiles = x.reshape(n, h // block, block, w // block, block, c)
+    return np.ascontiguousarray(tiles.transpose(0, 1, 3, 2, 4, 5)).reshape(n, h // block, w // block,
+                                                                           block * block * c)
+
+
+# --- Winograd F(2x2, 3x3) ---------------------------------------------------------
+
+_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float32)
+_U_CACHE = {}
+
+
+def winograd_weights(weight):
+    """``U = G g G^T`` for every (out, in) pair: ``(16, C_in, C_out)``, cached per array."""
+    key = id(weight)
+    hit = _U_CACHE.get(key)
+    if hit is not None and hit[0] is weight:
+        return hit[1]
+    u = np.einsum("xa,oiab,yb->xyio", _G, weight, _G, optimize=True)
+    u = np.ascontiguousarray(u.reshape(16, weight.shape[1], weight.shape[0]), dtype=np.float32)
+    if len(_U_CACHE) > 256:
+        _U_CACHE.clear()
+    _U_CACHE[key] = (weight, u)
+    return u
+
+
+def _input_transform(xp, th, tw, v, rows):
+    """``v[4r + c]`` = entry (r, c) of ``B^T d B`` for every 4x4 tile ``d`` of ``xp``.
+
+    ``B^T = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]]`` is applied along the rows of
+    the whole padded image first (tiles overlap, so this reads each row once, not
+    twice), then along the columns straight into the GEMM buffer ``v``.
+    """
+    n, c = xp.shape[0], xp.shape[3]
+    x = [xp[:, i:i + 2 * th:2] for i in range(4)]                 # row i of every tile row
+    np.subtract(x[0], x[2], out=rows[0])
+    np.add(x[1], x[2], out=rows[1])
+    np.subtract(x[2], x[1], out=rows[2])
+    np.subtract(x[1], x[3], out=rows[3])
+    for r in range(4):
+        e = [rows[r][:, :, j:j + 2 * tw:2] for j in range(4)]
+        out = [v[4 * r + k].reshape(n, th, tw, c) for k in range(4)]
+        np.subtract(e[0], e[2], out=out[0])
+        np.add(e[1], e[2], out=out[1])
+        np.subtract(e[2], e[1], out=out[2])
+        np.subtract(e[1], e[3], out=out[3])
+
+
+def _output_transform(m, y, n, th, tw):
+    """``y`` tiles = ``A^T m A`` with ``A^T = [[1,1,1,0],[0,1,-1,-1]]``."""
+    c = m.shape[-1]
+    mm = m.reshape(4, 4, n, th, tw, c)
+    s0 = mm[0] + mm[1]
+    s0 += mm[2]
+    s1 = mm[1] - mm[2]
+    s1 -= mm[3]
+    block = y.reshape(n, th, 2, tw, 2, c)
+    for i, s in enumerate((s0, s1)):
+        np.add(s[0], s[1], out=block[:, :, i, :, 0])
+        block[:, :, i, :, 0] += s[2]
+        np.subtract(s[1], s[2], out=block[:, :, i, :, 1])
+        block[:, :, i, :, 1] -= s[3]
+
+
+def conv2d_winograd(x, weight, bias, pads, out_hw, workspace=None):
+    """3x3, stride 1, dilation 1, ungrouped convolution by Winograd F(2x2, 3x3).
+
+    Each 4x4 input tile gives a 2x2 output tile with 16 multiplies per
+    (in, out) channel pair instead of 36: sixteen GEMMs
+    ``(tiles x C_in) @ (C_in x C_out)`` between an input transform
+    ``B^T d B`` and an output transform ``A^T m A`` (Lavin & Gray, 2016).
+    Returns ``(y, workspace_bytes)``.
+    """
+    n, _, _, c_in = x.shape
+    c_out = weight.shape[0]
+    oh, ow = out_hw
+    th, tw = -(-oh // 2), -(-ow // 2)
+    (top, bottom), (left, right) = pads
+    xp = pad_nhwc(x, top, bottom + 2 * th - oh, left, right + 2 * tw - ow)
+    u = winograd_weights(weight)
+    per_image = th * tw * 16 * (c_in + c_out) * 4 + 4 * th * xp.shape[2] * c_in * 4
+    chunk = max(1, min(n, (workspace or WORKSPACE_BYTES) // per_image))
+    v = np.empty((16, chunk * th * tw, c_in), dtype=np.float32)
+    m = np.empty((16, chunk * th * tw, c_out), dtype=np.float32)
+    rows = np.empty((4, chunk, th, xp.shape[2], c_in), dtype=np.float32)
+    y = np.empty((n, 2 * th, 2 * tw, c_out), dtype=np.float32)
+    for start in range(0, n, chunk):
+        b = min(n, start + chunk) - start
+        t = b * th * tw
+        _split(b, lambda i, j: _input_transform(
+            xp[start + i:start + j], th, tw, v[:, i * th * tw:j * th * tw], rows[:, i:j]))
+        np.matmul(v[:, :t], u, out=m[:, :t])
+        _split(b, lambda i, j: _output_transform(
+            m[:, i * th * tw:j * th * tw], y[start + i:start + j], j - i, th, tw))
+    if bias is not None:
+        y += bias
+    if (2 * th, 2 * tw) != (oh, ow):
+        y = np.ascontiguousarray(y[:, :oh, :ow])
+    return y, v.nbytes + m.nbytes + rows.nbytes + (xp.nbytes if xp is not x else 0)
+
+
+_POOL = None
+
+
+def _split(n, work):
+    """Run ``work(start, stop)`` over halves of ``range(n)`` on two threads (numpy
+    releases the GIL in copies and ufuncs), or inline for a single item."""
+    global _POOL
+    if n < 2:
+        work(0, n)
+        return
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+        _POOL = ThreadPoolExecutor(2, thread_name_prefix="workbook-kernel")
+    half = n // 2
+    done = [_POOL.submit(work, 0, half), _POOL.submit(work, half, n)]
+    for future in done:
+        future.result()
