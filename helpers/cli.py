@@ -105,6 +105,11 @@ def _cmd_release(args):
     return release_main(args)
 
 
+def _cmd_bench(args):
+    from .bench import main as bench_main
+    return bench_main(args)
+
+
 def _parser():
     parser = _Parser(
         prog="python -m helpers", description="CNN Cost Workbook tools.")
@@ -145,6 +150,18 @@ def _parser():
     p.add_argument("--force", action="store_true", help="re-execute every solution notebook")
     p.add_argument("--root", type=Path, default=ROOT, help="project folder (default: %(default)s)")
     p.set_defaults(run=_cmd_release)
+
+    p = sub.add_parser("bench", help="time the numpy engine per layer (and torch, if installed)",
+                       description="Time the numpy inference engine layer by layer, with "
+                                   "GFLOP/s, share of this machine's GEMM peak and peak memory; "
+                                   "side by side with PyTorch when it is importable.")
+    p.add_argument("model", help="a name from 'python -m helpers models'")
+    p.add_argument("--batch", type=_positive, nargs="+", default=[1, 8, 32], help="batch sizes")
+    p.add_argument("--repeats", type=_positive, default=7, help="timed runs per batch (median)")
+    p.add_argument("--warmup", type=_positive, default=2, help="untimed runs first")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_bench)
     return parser
 
 

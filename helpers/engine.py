@@ -21,6 +21,9 @@ Design of the fast path (``conv="fast"``, the default):
   shifted GEMMs, notebook 03's other lowering, avoids the copy but runs
   ``F_r F_c`` thinner GEMMs and accumulates ``F_r F_c`` times through memory;
   on this machine the single GEMM was faster.)
+- **Reused workspaces.** Patch matrices, Winograd buffers and padded inputs
+  live in buffers kept between calls (``kernels.workspace``), so a forward
+  pass does not pay page faults for fresh scratch memory in every layer.
 - **In place where safe.** ReLU, bias and batch norm write into arrays the
   engine owns; a tensor shared by the branches of a ``Parallel`` is never
   modified.
@@ -68,13 +71,15 @@ def init_params(model, input_shape, seed=0):
         if isinstance(layer, Conv2d):
             kh, kw = layer.kernel_pair
             fan_in = shape[0] // layer.groups * kh * kw
-            w = rng.standard_normal((layer.out_channels, shape[0] // layer.groups, kh, kw)) * np.sqrt(2 / fan_in)
-            params[name] = {"weight": w.astype(np.float32)}
+            w = rng.standard_normal((layer.out_channels, shape[0] // layer.groups, kh, kw), dtype=np.float32)
+            w *= np.float32(np.sqrt(2 / fan_in))
+            params[name] = {"weight": w}
             if layer.bias:
                 params[name]["bias"] = (0.01 * rng.standard_normal(layer.out_channels)).astype(np.float32)
         elif isinstance(layer, Linear):
-            w = rng.standard_normal((layer.out_features, shape[0])) * np.sqrt(2 / shape[0])
-            params[name] = {"weight": w.astype(np.float32)}
+            w = rng.standard_normal((layer.out_features, shape[0]), dtype=np.float32)
+            w *= np.float32(np.sqrt(2 / shape[0]))
+            params[name] = {"weight": w}
             if layer.bias:
                 params[name]["bias"] = (0.01 * rng.standard_normal(layer.out_features)).astype(np.float32)
         elif isinstance(layer, BatchNorm2d):
@@ -194,8 +199,9 @@ def forward(model, params, x, profile=False, conv="fast"):
         raise ValueError(f"input must be (N, C, H, W) or (N, F), got shape {x.shape}")
     trace(model, x.shape[1:])                         # validates shapes before any work
     run = _Run(params, conv, profile)
-    inner = np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if x.ndim == 4 else x
-    y, _ = run.module(model, inner, inner is not x, "")
+    # the NHWC copy is passed without a local name, so it is freed after the first layer
+    y, _ = (run.module(model, np.ascontiguousarray(x.transpose(0, 2, 3, 1)), True, "") if x.ndim == 4
+            else run.module(model, x, False, ""))
     if y.ndim == 4:
         y = np.ascontiguousarray(y.transpose(0, 3, 1, 2))
     return (y, run.times) if profile else y

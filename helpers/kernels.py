@@ -16,19 +16,49 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-__all__ = ["pad_nhwc", "conv2d", "conv2d_winograd", "winograd_applies", "max_pool", "avg_pool", "local_response_norm", "space_to_depth",
+__all__ = ["workspace", "release_workspace", "workspace_bytes", "pad_nhwc", "conv2d", "conv2d_winograd", "winograd_applies", "max_pool", "avg_pool", "local_response_norm", "space_to_depth",
            "WORKSPACE_BYTES"]
 
 WORKSPACE_BYTES = 48 * 2**20
 """Upper bound on one convolution's im2col workspace (one chunk of the batch)."""
 
+_BUFFERS = {}
 
-def pad_nhwc(x, top, bottom, left, right, value=0.0):
-    """``x`` with rows/columns of ``value`` added (a copy; ``x`` itself if no padding)."""
+
+def workspace(key, shape):
+    """A float32 array of ``shape`` carved from a buffer kept between calls.
+
+    Reusing the same memory avoids a fresh allocation (and its page faults) for
+    every layer of every forward pass. Buffers only grow; ``release_workspace``
+    frees them. Not for concurrent use from several threads.
+    """
+    size = int(np.prod(shape))
+    buf = _BUFFERS.get(key)
+    if buf is None or buf.size < size:
+        buf = _BUFFERS[key] = np.empty(size, dtype=np.float32)
+    return buf[:size].reshape(shape)
+
+
+def release_workspace():
+    """Free the cached workspaces; return the bytes they held."""
+    held = sum(b.nbytes for b in _BUFFERS.values())
+    _BUFFERS.clear()
+    return held
+
+
+def workspace_bytes():
+    """Bytes currently held by cached workspaces."""
+    return sum(b.nbytes for b in _BUFFERS.values())
+
+
+def pad_nhwc(x, top, bottom, left, right, value=0.0, key=None):
+    """``x`` with rows/columns of ``value`` added (a copy, in workspace ``key`` if
+    given; ``x`` itself if there is no padding)."""
     if not (top or bottom or left or right):
         return x
     n, h, w, c = x.shape
-    out = np.empty((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
+    shape = (n, h + top + bottom, w + left + right, c)
+    out = workspace(key, shape) if key else np.empty(shape, dtype=x.dtype)
     out[:, :top], out[:, top + h:] = value, value
     out[:, top:top + h, :left], out[:, top:top + h, left + w:] = value, value
     out[:, top:top + h, left:left + w] = x
@@ -43,14 +73,14 @@ def _windows(xp, kh, kw, stride, dilation, oh, ow):
                       (sn, s_h * sh, s_w * sw, d_h * sh, d_w * sw, sc), writeable=False)
 
 
-def _chunk(n, per_image, workspace):
+def _chunk(n, per_image, budget):
     """Images per chunk: as many as the workspace holds, balanced over the chunks."""
-    most = max(1, min(n, (workspace or WORKSPACE_BYTES) // max(per_image, 1)))
+    most = max(1, min(n, (budget or WORKSPACE_BYTES) // max(per_image, 1)))
     pieces = -(-n // most)
     return -(-n // pieces)
 
 
-def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, workspace=None):
+def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None):
     """Convolution of NHWC ``x`` with a torch-layout ``weight`` ``(C_out, C_in/g, kh, kw)``.
 
     ``pads`` is ``((top, bottom), (left, right))``; ``out_hw`` the output size.
@@ -61,13 +91,13 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, workspace=No
     n = x.shape[0]
     c_out, c_g, kh, kw = weight.shape
     oh, ow = out_hw
-    xp = pad_nhwc(x, *pads[0], *pads[1])
+    xp = pad_nhwc(x, *pads[0], *pads[1], key="padded")
     windows = _windows(xp, kh, kw, stride, dilation, oh, ow)
     co_g, k = c_out // groups, kh * kw * c_g
     y = np.empty((n, oh, ow, c_out), dtype=np.float32)
     rows = y.reshape(n * oh * ow, c_out)
-    chunk = _chunk(n, oh * ow * (k + 1) * 4, workspace)
-    cols = np.empty((chunk * oh * ow, k + 1), dtype=np.float32)
+    chunk = _chunk(n, oh * ow * (k + 1) * 4, budget)
+    cols = workspace("cols", (chunk * oh * ow, k + 1))
     cols[:, k] = 1.0
     for g in range(groups):
         w_mat = np.empty((k + 1, co_g), dtype=np.float32)
@@ -124,12 +154,14 @@ def max_pool(x, kernel, stride, padding, dilation, out_hw):
     return _batched(x, out_hw, lambda part: _max_pool(part, kernel, stride, padding, dilation, out_hw))
 
 
-def _batched(x, out_hw, one):
-    """Apply ``one`` to two halves of the batch on two threads; gather the results."""
+def _batched(x, out_hw, one, step=4):
+    """Apply ``one`` to the batch, each half on its own thread, ``step`` images at a
+    time (so that temporaries stay small); gather the results."""
     y = np.empty((x.shape[0], *out_hw, x.shape[3]), dtype=np.float32)
 
     def part(i, j):
-        y[i:j] = one(x[i:j])
+        for k in range(i, j, step):
+            y[k:min(j, k + step)] = one(x[k:min(j, k + step)])
     _split(x.shape[0], part)
     return y
 
@@ -262,7 +294,7 @@ def _output_transform(m, y, n, th, tw):
         block[:, :, i, :, 1] -= s[3]
 
 
-def conv2d_winograd(x, weight, bias, pads, out_hw, workspace=None):
+def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None):
     """3x3, stride 1, dilation 1, ungrouped convolution by Winograd F(2x2, 3x3).
 
     Each 4x4 input tile gives a 2x2 output tile with 16 multiplies per
@@ -276,13 +308,13 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, workspace=None):
     oh, ow = out_hw
     th, tw = -(-oh // 2), -(-ow // 2)
     (top, bottom), (left, right) = pads
-    xp = pad_nhwc(x, top, bottom + 2 * th - oh, left, right + 2 * tw - ow)
+    xp = pad_nhwc(x, top, bottom + 2 * th - oh, left, right + 2 * tw - ow, key="padded")
     u = winograd_weights(weight)
     per_image = th * tw * 16 * (c_in + c_out) * 4 + 4 * th * xp.shape[2] * c_in * 4
-    chunk = max(1, min(n, (workspace or WORKSPACE_BYTES) // per_image))
-    v = np.empty((16, chunk * th * tw, c_in), dtype=np.float32)
-    m = np.empty((16, chunk * th * tw, c_out), dtype=np.float32)
-    rows = np.empty((4, chunk, th, xp.shape[2], c_in), dtype=np.float32)
+    chunk = _chunk(n, per_image, budget)
+    v = workspace("wino_v", (16, chunk * th * tw, c_in))
+    m = workspace("wino_m", (16, chunk * th * tw, c_out))
+    rows = workspace("wino_rows", (4, chunk, th, xp.shape[2], c_in))
     y = np.empty((n, 2 * th, 2 * tw, c_out), dtype=np.float32)
     for start in range(0, n, chunk):
         b = min(n, start + chunk) - start

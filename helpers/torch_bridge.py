@@ -25,8 +25,11 @@ def available():
     return True
 
 
-def to_torch(model, params, input_shape):
-    """An ``nn.Module`` (eval mode) computing ``model`` with ``params``."""
+def to_torch(model, params, input_shape, leaves=None):
+    """An ``nn.Module`` (eval mode) computing ``model`` with ``params``.
+
+    If ``leaves`` is a dict, it is filled with layer name -> torch leaf module.
+    """
     import torch
     from torch import nn
 
@@ -88,7 +91,10 @@ def to_torch(model, params, input_shape):
 
     def build(module, prefix):
         if isinstance(module, Layer):
-            return leaf(module, prefix or module.kind.lower())
+            made = leaf(module, prefix or module.kind.lower())
+            if leaves is not None:
+                leaves[prefix or module.kind.lower()] = made
+            return made
         children = [build(child, _join(prefix, name)) for name, child in module.children]
         if isinstance(module, Sequential):
             return nn.Sequential(*children)
