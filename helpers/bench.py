@@ -24,7 +24,7 @@ import numpy as np
 from . import engine, kernels, torch_bridge, zoo
 from .summary import summary
 
-__all__ = ["environment", "gemm_peak", "run", "format_text"]
+__all__ = ["environment", "gemm_peak", "copy_bandwidth", "time_forward", "run", "format_text"]
 
 
 def environment():
@@ -73,6 +73,31 @@ def gemm_peak(n=2048, repeats=5):
         np.matmul(a, a, out=out)
         times.append(time.perf_counter() - start)
     return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def copy_bandwidth(nbytes=2**28, repeats=5):
+    """Memory bandwidth (bytes/s) of a large array copy: each byte read once, written once."""
+    src = np.ones(nbytes // 4, dtype=np.float32)
+    dst = np.empty_like(src)
+    np.copyto(dst, src)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.copyto(dst, src)
+        times.append(time.perf_counter() - start)
+    return 2 * src.nbytes / statistics.median(times)
+
+
+def time_forward(model, params, x, repeats=3, warmup=1):
+    """Median wall time (ms) of ``engine.forward(model, params, x)`` after ``warmup`` runs."""
+    for _ in range(warmup):
+        engine.forward(model, params, x)
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        engine.forward(model, params, x)
+        runs.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(runs)
 
 
 def _rss_mib():

@@ -29,10 +29,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from .formulas import gemm_elems, gemm_macs
+from .formulas import conv2d_elems, gemm_elems, gemm_macs
 
 __all__ = ["Machine", "TPU_V1", "HASWELL", "gemm_intensity", "flops_per_byte", "attainable",
-           "ridge"]
+           "ridge", "layer_intensity"]
 
 
 @dataclass(frozen=True)
@@ -82,3 +82,28 @@ def attainable(machine, intensity):
 def ridge(machine):
     """Intensity (ops/byte) where the memory roof meets the compute roof."""
     return machine.peak / machine.bandwidth
+
+
+def layer_intensity(layer, input_shape, batch=1, bytes_per_elem=4):
+    """FLOPs per byte of a convolution or dense layer on a batch: its FLOPs over the
+    bytes of its input, its output and its weights, each moved once.
+
+    Examples
+    --------
+    >>> from helpers.layers import Conv2d, Linear
+    >>> round(layer_intensity(Linear(4096), (4096,), batch=1), 2)
+    0.5
+    >>> round(layer_intensity(Conv2d(256, 3, padding=1), (256, 56, 56)), 1)
+    421.3
+    """
+    from .layers import Conv2d, Linear
+    out = layer.output_shape(input_shape)
+    if isinstance(layer, Conv2d):
+        kh, kw = layer.kernel_pair
+        elems = conv2d_elems(input_shape[1] * batch, input_shape[2], out[1] * batch, out[2],
+                             input_shape[0], out[0], kh, kw, layer.groups)
+    elif isinstance(layer, Linear):
+        elems = gemm_elems(out[0], batch, input_shape[0])
+    else:
+        raise ValueError(f"layer_intensity covers Conv2d and Linear, not {layer.kind}")
+    return 2 * layer.macs(input_shape) * batch / (elems * bytes_per_elem)

@@ -108,6 +108,14 @@ INDEPENDENT = {
     "rnn.jacobian_nonzeros": 64,
     "rnn.mixes": "no",
     "rnn.state_macs_diagonal": 64,
+    "cpu.macs_per_image": ALEX_MACS,
+    "cpu.weight_mib": ALEX_PARAMS * 4 / 2**20,
+    "cpu.largest_layer": max({"conv1": 55 * 55 * 96 * 363, "conv2": 27 * 27 * 256 * 2400,
+                              "conv3": 13 * 13 * 384 * 2304, "conv4": 13 * 13 * 384 * 3456,
+                              "conv5": 13 * 13 * 256 * 3456, "fc6": 9216 * 4096}.items(),
+                             key=lambda item: item[1])[0],
+    "gpu.conv_bias_bytes": (96 + 256 + 384 + 384 + 256) * 4,
+    "gpu.input_tile": (16 + 5 - 1) ** 2,
 }
 
 WRONG = {   # plausible mistakes that must not pass

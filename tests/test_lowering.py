@@ -68,3 +68,16 @@ def test_intensity_exact_and_symbolic():
     assert sp.simplify(roofline.gemm_intensity(n, n, n) - n / 3) == 0
     # matrix-vector: intensity tends to 1 MAC per element, 0.5 FLOP/byte in fp32
     assert float(roofline.flops_per_byte(4096, 1, 4096)) == pytest.approx(0.4998, abs=1e-4)
+
+
+def test_layer_intensity_from_first_principles():
+    from helpers.layers import Conv2d, Linear
+    # VGG conv3_2 on a batch of 2: FLOPs / (input + output + weights) bytes
+    flops = 2 * 2 * 56 * 56 * 256 * 256 * 9
+    moved = 4 * (2 * 256 * 56 * 56 + 2 * 256 * 56 * 56 + 256 * 256 * 9)
+    assert roofline.layer_intensity(Conv2d(256, 3, padding=1, bias=False), (256, 56, 56), batch=2) == pytest.approx(flops / moved)
+    flops = 2 * 8 * 9216 * 4096
+    moved = 4 * (9216 * 4096 + 8 * 9216 + 8 * 4096)
+    assert roofline.layer_intensity(Linear(4096), (9216,), batch=8) == pytest.approx(flops / moved)
+    with pytest.raises(ValueError, match="covers Conv2d and Linear"):
+        roofline.layer_intensity(__import__("helpers.layers", fromlist=["ReLU"]).ReLU(), (3, 4, 4))
