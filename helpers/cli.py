@@ -110,6 +110,21 @@ def _cmd_bench(args):
     return bench_main(args)
 
 
+def _cmd_grade(args):
+    from .grade import main as grade_main
+    return grade_main(args)
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def _parser():
     parser = _Parser(
         prog="python -m helpers", description="CNN Cost Workbook tools.")
@@ -162,6 +177,20 @@ def _parser():
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_bench)
+
+    p = sub.add_parser("grade", help="grade a class's notebooks (CSV, feedback, summary)",
+                       description="Restore, run and grade submitted notebooks: PATH is a class "
+                                   "folder (one folder per student) or a student folder.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="class or student folders")
+    p.add_argument("--out", required=True, help="the CSV of grades to write")
+    p.add_argument("--feedback", help="folder for one Markdown and HTML feedback file per student")
+    p.add_argument("--jobs", type=_positive, default=1, help="notebooks graded at once (default 1)")
+    p.add_argument("--timeout", type=_positive_float, default=300, help="seconds per notebook (default 300)")
+    p.add_argument("--cell-timeout", type=_positive_float, default=60, help="seconds per cell (default 60)")
+    p.add_argument("--memory", default="2G", help="memory limit per kernel, e.g. 2G (default)")
+    p.add_argument("--root", type=Path, default=ROOT, help="project folder with notebooks/ and the key")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_cmd_grade)
     return parser
 
 

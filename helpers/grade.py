@@ -1,0 +1,317 @@
+"""``python -m helpers grade``: grade a class's notebooks against the answer key.
+
+Layout: one folder per student holding that student's notebooks under their
+release names (``class/alice/08-tpu-utilisation.ipynb``). Each PATH is a class
+folder (its sub-folders are students) or a student folder (it holds
+notebooks). Stray files and unknown notebook names are reported, not graded.
+
+Each submission is read (never modified: it is parsed from its bytes),
+restored onto the release (:mod:`helpers.restore`), run in a fresh sandboxed
+kernel (:mod:`helpers.sandbox`), and its recorded answers are judged against
+the key here, in the grader. A question scores its points when correct and 0
+otherwise, with a reason (wrong, blank, its cell raised, never reached).
+
+Outputs: ``grades.csv`` (``student,notebook,status,score,max_score``, one
+column per question id, ``notes``), written atomically and identical on
+re-runs; with ``--feedback DIR`` a Markdown and an HTML file per student
+(verdicts and hints, never answers); a summary on stdout.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+import json
+import os
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from .answers import judge
+from .release import ROOT, question_ids
+
+__all__ = ["find_submissions", "grade_one", "run", "parse_size"]
+
+
+def parse_size(text):
+    """``"2G"``, ``"512M"``, ``"1.5GiB"`` or bytes -> bytes.
+
+    Examples
+    --------
+    >>> parse_size("2G"), parse_size("512m"), parse_size("1000")
+    (2147483648, 536870912, 1000)
+    """
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    t = str(text).strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = (t[:-1], t[-1]) if t and t[-1] in units else (t, "")
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        raise ValueError(f"malformed size {text!r}: use e.g. 2G, 512M or a number of bytes") from None
+    if value < 64 * 2**20:
+        raise ValueError(f"memory limit {text!r} is too small to start a kernel (minimum 64M)")
+    return int(value)
+
+
+def _release(root):
+    import nbformat
+    key = json.loads((Path(root) / "helpers" / "answer_key.json").read_text())
+    notebooks = {}
+    for name, info in sorted(key["notebooks"].items()):
+        path = Path(root) / "notebooks" / f"{name}.ipynb"
+        nb = nbformat.read(str(path), as_version=4)
+        order = question_ids(nb)                      # columns follow the notebook, not the key
+        notebooks[f"{name}.ipynb"] = {"nb": nb, "questions": order + sorted(set(info["questions"]) - set(order))}
+    return key["questions"], notebooks
+
+
+def find_submissions(paths, release_names):
+    """``(submissions, reports)``: submissions are ``(student, notebook, path)``."""
+    found, reports, seen = [], [], {}
+    for base in map(Path, paths):
+        if not base.is_dir():
+            reports.append(f"{base}: not a folder, skipped")
+            continue
+        students = [base] if any(p.suffix == ".ipynb" for p in base.iterdir() if p.is_file()) \
+            else sorted(p for p in base.iterdir() if p.is_dir())
+        if students != [base]:
+            reports += [f"{p}: stray file in the class folder, not graded"
+                        for p in sorted(base.iterdir()) if p.is_file()]
+        for folder in students:
+            for path in sorted(folder.iterdir()):
+                real = path.resolve()
+                if real in seen:
+                    continue
+                seen[real] = True
+                if path.is_dir():
+                    reports.append(f"{path}: unexpected folder, not graded")
+                elif path.name not in release_names:
+                    reports.append(f"{path}: unknown notebook name, not graded")
+                else:
+                    found.append((folder.name, path.name, str(path)))
+    return found, reports
+
+
+def grade_one(task):
+    """Grade one submission; ``task`` is a dict (picklable, for worker processes)."""
+    import nbformat
+
+    from .restore import match_score, restore
+    from .sandbox import run_notebook
+    from .serial import decode
+    questions, notebooks = _release(task["root"])
+    release = notebooks[task["notebook"]]
+    qids = release["questions"]
+    row = {"student": task["student"], "notebook": task["notebook"], "status": "ok",
+           "points": dict.fromkeys(qids, 0), "max_score": sum(questions[q]["points"] for q in qids),
+           "feedback": {}, "notes": []}
+
+    def fail(status, note):
+        row["status"] = status
+        row["notes"].append(note)
+        for q in qids:
+            row["feedback"][q] = f"not graded: {note}"
+        return row
+
+    data = Path(task["path"]).read_bytes()
+    try:
+        submitted = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except Exception as err:  # noqa: BLE001 - anything unreadable is "invalid"
+        return fail("invalid", f"not a readable notebook ({type(err).__name__})")
+    if not submitted.cells:
+        return fail("empty", "the notebook has no cells")
+    score = match_score(release["nb"], submitted)
+    if score < 0.5:
+        best = max(notebooks, key=lambda n: match_score(notebooks[n]["nb"], submitted))
+        if best != task["notebook"] and match_score(notebooks[best]["nb"], submitted) >= 0.5:
+            return fail("wrong-notebook", f"this is {best}, not {task['notebook']}")
+        row["notes"].append(f"only {score:.0%} of the released cells were found")
+    restored = restore(release["nb"], submitted)
+    if restored.restored:
+        row["notes"].append("restored cells " + ", ".join(map(str, restored.restored)))
+    row["notes"] += restored.notes
+    cell_of = {}
+    for index, cell in enumerate(restored.nb.cells):
+        if cell.cell_type == "code":
+            for q in question_ids(nbformat.from_dict({"cells": [cell]})) + _aliased_ids(cell.source):
+                cell_of.setdefault(q, index)
+    outcome = run_notebook(restored.nb, task["deny"], task["memory"], task["cell_timeout"], task["timeout"])
+    row["status"] = outcome.status if outcome.status != "ok" or not outcome.errors else "error"
+    row["notes"] += outcome.notes
+    for index, message in sorted(outcome.errors.items()):
+        row["notes"].append(f"cell {index} raised {message}")
+    for q in qids:
+        index = cell_of.get(q)
+        record = outcome.records.get(q)
+        if record is not None and record[0] == index:
+            try:
+                verdict = judge(q, decode(record[1]), questions[q])
+                message = verdict.message
+            except (ValueError, KeyError, TypeError):
+                verdict, message = None, "not correct: the value could not be recorded."
+            if verdict is not None and verdict.status == "correct":
+                row["points"][q] = questions[q]["points"]
+            row["feedback"][q] = message
+        elif index in outcome.errors:
+            row["feedback"][q] = f"0 points: its cell raised {outcome.errors[index].split(':')[0]}"
+        elif index not in outcome.reached:
+            row["feedback"][q] = "0 points: never reached (an earlier problem stopped the notebook)"
+        else:
+            row["feedback"][q] = "0 points: its check did not run"
+    row["answers_digest"] = _answers_digest(restored.nb)
+    return row
+
+
+def _aliased_ids(source):
+    from .restore import CHECK_ALIAS
+    return question_ids(__import__("nbformat").from_dict(
+        {"cells": [{"cell_type": "code", "source": source.replace(CHECK_ALIAS + "(", "check("),
+                    "metadata": {}, "outputs": []}]}))
+
+
+def _answers_digest(nb):
+    return hashlib.sha256("\n".join(c.source for c in nb.cells if c.cell_type == "code").encode()).hexdigest()
+
+
+def _fmt(points):
+    return str(int(points)) if float(points).is_integer() else f"{points:g}"
+
+
+def write_csv(rows, qids, out):
+    """Write the grades atomically (a temporary file renamed over ``out``)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", "notebook", "status", "score", "max_score", *qids, "notes"])
+    for r in rows:
+        writer.writerow([r["student"], r["notebook"], r["status"], _fmt(sum(r["points"].values())),
+                         _fmt(r["max_score"]), *[_fmt(r["points"][q]) if q in r["points"] else "" for q in qids],
+                         "; ".join(r["notes"])])
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(buffer.getvalue())
+    os.replace(tmp, out)
+
+
+def write_feedback(rows, folder):
+    """One Markdown and one HTML file per student: verdicts and hints, never answers."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for student in sorted({r["student"] for r in rows}):
+        md, body = [f"# Feedback for {student}", ""], []
+        for r in (r for r in rows if r["student"] == student):
+            head = (f"{r['notebook']}: {_fmt(sum(r['points'].values()))} / {_fmt(r['max_score'])} "
+                    f"(status: {r['status']})")
+            md += [f"## {head}", ""] + [f"- `{q}` ({_fmt(r['points'][q])} pt): {m}" for q, m in r["feedback"].items()]
+            md += [f"- note: {n}" for n in r["notes"]] + [""]
+            items = "".join(f"<tr><td><code>{html.escape(q)}</code></td><td>{_fmt(r['points'][q])}</td>"
+                            f"<td>{html.escape(m)}</td></tr>" for q, m in r["feedback"].items())
+            notes = "".join(f"<li>{html.escape(n)}</li>" for n in r["notes"])
+            body.append(f"<h2>{html.escape(head)}</h2><table><tr><th>question</th><th>points</th>"
+                        f"<th>feedback</th></tr>{items}</table><ul>{notes}</ul>")
+        (folder / f"{student}.md").write_text("\n".join(md))
+        (folder / f"{student}.html").write_text(
+            f"<!doctype html><meta charset='utf-8'><title>Feedback for {html.escape(student)}</title>"
+            f"<h1>Feedback for {html.escape(student)}</h1>{''.join(body)}")
+
+
+def _progress(done, total, stream=sys.stderr):
+    width = 30
+    filled = width * done // max(total, 1)
+    stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done == total:
+        stream.write("\n")
+    stream.flush()
+
+
+def run(paths, out, feedback=None, jobs=1, timeout=300, cell_timeout=60, memory=2 * 2**30,
+        root=ROOT, log=print, progress=True):
+    """Grade everything under ``paths``; returns the rows (also written to ``out``)."""
+    questions, notebooks = _release(root)
+    submissions, reports = find_submissions(paths, set(notebooks))
+    from .answers import KEY_PATH
+    deny = [str(Path(root) / "solutions"), str(Path(root) / "helpers" / "answer_key.json"),
+            str(KEY_PATH), str(ROOT / "solutions"), *[str(Path(p).resolve()) for p in paths]]
+    _warm_matplotlib()
+    tasks, rows, first = [], [], {}
+    for student, notebook, path in submissions:
+        if (student, notebook) in first:
+            rows.append({"student": student, "notebook": notebook, "status": "duplicate", "points": {},
+                         "max_score": sum(questions[q]["points"] for q in notebooks[notebook]["questions"]),
+                         "feedback": {}, "notes": [f"also submitted as {first[student, notebook]}; "
+                                                   "the first copy is graded"]})
+            continue
+        first[student, notebook] = path
+        tasks.append({"student": student, "notebook": notebook, "path": path, "root": str(root),
+                      "deny": deny, "memory": memory, "cell_timeout": cell_timeout, "timeout": timeout})
+    if jobs > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(grade_one, t) for t in tasks]
+            for done, future in enumerate(futures, 1):
+                rows.append(future.result())
+                if progress:
+                    _progress(done, len(tasks))
+    else:
+        for done, task in enumerate(tasks, 1):
+            rows.append(grade_one(task))
+            if progress:
+                _progress(done, len(tasks))
+    _flag_identical(rows)
+    rows.sort(key=lambda r: (r["student"], r["notebook"], r["status"] == "duplicate"))
+    qids = [q for name in notebooks for q in notebooks[name]["questions"]
+            if any(r["notebook"] == name for r in rows)]
+    write_csv(rows, qids, out)
+    if feedback:
+        write_feedback(rows, feedback)
+    for report in reports:
+        log(report)
+    _summary(rows, qids, log)
+    return rows
+
+
+def _flag_identical(rows):
+    by_digest = {}
+    for r in rows:
+        if r.get("answers_digest"):
+            by_digest.setdefault((r["notebook"], r["answers_digest"]), []).append(r)
+    for group in by_digest.values():
+        if len(group) > 1 and any(sum(r["points"].values()) for r in group):
+            for r in group:
+                others = sorted(o["student"] for o in group if o is not r)
+                r["notes"].append("identical answers to " + ", ".join(others))
+    for r in rows:
+        r.pop("answers_digest", None)
+
+
+def _summary(rows, qids, log):
+    graded = [r for r in rows if r["status"] != "duplicate"]
+    if not graded:
+        log("nothing graded")
+        return
+    mean = sum(sum(r["points"].values()) for r in graded) / len(graded)
+    log(f"graded {len(graded)} notebook(s) from {len({r['student'] for r in graded})} student(s); "
+        f"mean score {mean:.2f}; statuses: " + ", ".join(
+            f"{s} {sum(r['status'] == s for r in graded)}" for s in sorted({r['status'] for r in graded})))
+    for q in qids:
+        tried = [r for r in graded if q in r["points"]]
+        right = sum(1 for r in tried if r["points"][q] > 0)
+        log(f"  {q:<34} {right}/{len(tried)} correct")
+
+
+def _warm_matplotlib():
+    """Build matplotlib's font cache here, so that sandboxed kernels never need to write it."""
+    try:
+        import matplotlib.font_manager  # noqa: F401
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def main(args):
+    """Entry point for the CLI subcommand."""
+    run(args.paths, args.out, args.feedback, args.jobs, args.timeout, args.cell_timeout,
+        parse_size(args.memory), args.root, progress=not args.quiet)
+    return 0
