@@ -97,13 +97,17 @@ class _CappedClient:
                         return None
                 return super().output(outs, msg, display_id, cell_index)
 
+        # interrupt_on_timeout: nbclient interrupts the kernel and keeps waiting for the
+        # same cell's reply, so no poller of the timed-out cell is left to eat later output
         return Client(nb, timeout=cell_timeout, kernel_name="python3", allow_errors=True,
-                      interrupt_on_timeout=False, resources={"metadata": {"path": cwd}})
+                      interrupt_on_timeout=True, resources={"metadata": {"path": cwd}})
 
 
 def run_notebook(nb, deny, memory_bytes, cell_timeout, notebook_timeout):
     """Execute the restored notebook ``nb`` (modified in place) and return an :class:`Outcome`."""
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    import threading
+
+    from nbclient.exceptions import DeadKernelError
     from nbformat.v4 import new_code_cell
 
     outcome = Outcome()
@@ -118,8 +122,13 @@ def run_notebook(nb, deny, memory_bytes, cell_timeout, notebook_timeout):
         nb.cells.insert(0, guard)
         client = _CappedClient.make(nb, root, cell_timeout)
         started = time.monotonic()
+        watchdog = None
         try:
             with client.setup_kernel(env=env, cwd=root):
+                # a kernel that ignores interrupts is killed when the notebook's time is up
+                watchdog = threading.Timer(notebook_timeout + 2 * cell_timeout, _kill, [client, outcome])
+                watchdog.daemon = True
+                watchdog.start()
                 client.execute_cell(guard, 0)
                 if any(o.get("output_type") == "error" for o in guard.outputs):
                     raise RuntimeError("the grader's guard cell failed: " + _error(guard))
@@ -131,19 +140,21 @@ def run_notebook(nb, deny, memory_bytes, cell_timeout, notebook_timeout):
                         outcome.notes.append(f"notebook time limit ({notebook_timeout:g} s) reached at cell {index}")
                         break
                     outcome.reached.add(index)
-                    try:
-                        client.execute_cell(cell, index + 1)
-                    except CellTimeoutError:
+                    cell_start = time.monotonic()
+                    client.execute_cell(cell, index + 1)
+                    if (time.monotonic() - cell_start >= cell_timeout
+                            and _error(cell).startswith("KeyboardInterrupt")):
                         outcome.errors[index] = f"TimeoutError: cell ran over {cell_timeout:g} s"
-                        outcome.status = "timeout"
-                        _interrupt(client)
-                        _drain(client, len(nb.cells))
+                        outcome.status = _worse(outcome.status, "timeout")
                         continue
                     _collect(cell, index, outcome)
         except DeadKernelError:
-            outcome.status = "killed"
-            outcome.notes.append("the kernel died (it exited, or was killed, e.g. for memory)")
+            if outcome.status != "timeout":
+                outcome.status = "killed"
+                outcome.notes.append("the kernel died (it exited, or was killed, e.g. for memory)")
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             del nb.cells[0]
         if client.flooded:
             outcome.notes.append(f"output over {OUTPUT_CAP // 1024} KiB dropped in cell(s) "
@@ -153,35 +164,14 @@ def run_notebook(nb, deny, memory_bytes, cell_timeout, notebook_timeout):
     return outcome
 
 
-def _interrupt(client):
-    """Interrupt the kernel (the manager may be asynchronous)."""
-    import inspect
-
-    from jupyter_core.utils import run_sync
-    result = client.km.interrupt_kernel()
-    if inspect.isawaitable(result):
-        async def wait():
-            await result
-        run_sync(wait)()
-
-
-def _drain(client, slot, tries=20):
-    """After an interrupt, run an empty cell until one completes cleanly, so that the
-    KeyboardInterrupt lands in the timed-out cell and not in the next one."""
-    from nbformat.v4 import new_code_cell
-    client.nb.cells.append(new_code_cell("pass"))
+def _kill(client, outcome):
+    """Watchdog: the notebook ran out of time and its kernel did not stop: kill it."""
+    outcome.status = "timeout"
+    outcome.notes.append("the kernel did not stop when interrupted and was killed at the time limit")
     try:
-        for _ in range(tries):
-            probe = client.nb.cells[slot]
-            probe.outputs = []
-            try:
-                client.execute_cell(probe, slot)
-            except Exception:  # noqa: BLE001 - still busy: try again
-                continue
-            if not any(o.get("output_type") == "error" for o in probe.outputs):
-                return
-    finally:
-        client.nb.cells.pop()
+        client.km.provisioner.process.kill()
+    except Exception:  # noqa: BLE001 - already gone
+        pass
 
 
 def _error(cell):
