@@ -24,6 +24,10 @@ Design of the fast path (``conv="fast"``, the default):
 - **Reused workspaces.** Patch matrices, Winograd buffers and padded inputs
   live in buffers kept between calls (``kernels.workspace``), so a forward
   pass does not pay page faults for fresh scratch memory in every layer.
+- **Derived weights cached.** A convolution's GEMM-layout filter (with the
+  bias as an extra row) and its Winograd transform are computed once per
+  weight array: treat parameter arrays as immutable (replace, don't edit in
+  place).
 - **In place where safe.** ReLU, bias and batch norm write into arrays the
   engine owns; a tensor shared by the branches of a ``Parallel`` is never
   modified.

@@ -80,6 +80,27 @@ def _chunk(n, per_image, budget):
     return -(-n // pieces)
 
 
+_W_CACHE = {}
+
+
+def _gemm_weights(weight, bias, g, groups):
+    """Group ``g``'s filter as a ``(kh*kw*C_g + 1, C_out/g)`` GEMM operand whose last row is
+    the bias; cached per weight array (it is rebuilt only if the arrays change)."""
+    key = (id(weight), id(bias), g)
+    hit = _W_CACHE.get(key)
+    if hit is not None and hit[0] is weight and hit[1] is bias:
+        return hit[2]
+    c_out, c_g, kh, kw = weight.shape
+    co_g, k = c_out // groups, kh * kw * c_g
+    w_mat = np.empty((k + 1, co_g), dtype=np.float32)
+    w_mat[:k] = weight[g * co_g:(g + 1) * co_g].transpose(2, 3, 1, 0).reshape(k, co_g)
+    w_mat[k] = 0.0 if bias is None else bias[g * co_g:(g + 1) * co_g]
+    if len(_W_CACHE) > 512:
+        _W_CACHE.clear()
+    _W_CACHE[key] = (weight, bias, w_mat)
+    return w_mat
+
+
 def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None):
     """Convolution of NHWC ``x`` with a torch-layout ``weight`` ``(C_out, C_in/g, kh, kw)``.
 
@@ -100,9 +121,7 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None)
     cols = workspace("cols", (chunk * oh * ow, k + 1))
     cols[:, k] = 1.0
     for g in range(groups):
-        w_mat = np.empty((k + 1, co_g), dtype=np.float32)
-        w_mat[:k] = weight[g * co_g:(g + 1) * co_g].transpose(2, 3, 1, 0).reshape(k, co_g)
-        w_mat[k] = 0.0 if bias is None else bias[g * co_g:(g + 1) * co_g]
+        w_mat = _gemm_weights(weight, bias, g, groups)
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
             m = (stop - start) * oh * ow
@@ -110,8 +129,12 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None)
             patches = as_strided(cols, (stop - start, oh, ow, kh, kw, c_g),
                                  (oh * ow * row_bytes, ow * row_bytes, row_bytes,
                                   kw * c_g * 4, c_g * 4, 4))
-            _split(stop - start, lambda i, j: np.copyto(
-                patches[i:j], windows[start + i:start + j, ..., g * c_g:(g + 1) * c_g]))
+            if stop - start > 1:                   # two threads: halves of the chunk's images
+                _split(stop - start, lambda i, j: np.copyto(
+                    patches[i:j], windows[start + i:start + j, ..., g * c_g:(g + 1) * c_g]))
+            else:                                  # one image: halves of its output rows
+                _split(oh, lambda i, j: np.copyto(
+                    patches[:, i:j], windows[start:stop, i:j, ..., g * c_g:(g + 1) * c_g]))
             target = rows[start * oh * ow: stop * oh * ow]
             if groups == 1:
                 np.matmul(cols[:m], w_mat, out=target)
