@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 
-.PHONY: lab test venv release golden html clean
+.PHONY: lab test venv release golden html bench-grade clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ test: $(STAMP)
 ## Regenerate notebooks/ and the answer key from solutions/.
 release: $(STAMP)
 	$(BIN)/python -m helpers release
+
+## Render the worked solutions to self-contained HTML in build/html (maths as MathML, offline).
+html: $(STAMP)
+	$(BIN)/python -m helpers html --out build/html
+
+## Grading throughput: 50 copies of one worked notebook, two at a time.
+bench-grade: $(STAMP)
+	$(BIN)/python -m helpers grade --benchmark 50 --jobs 2
 
 ## Rewrite tests/golden/ from the current helpers (review the diff!).
 golden: $(STAMP)

@@ -101,8 +101,20 @@ def _cmd_check(args):
 
 
 def _cmd_release(args):
+    if args.out:
+        from .publish import package
+        files = package(args.out, args.root)
+        print(f"wrote the student hand-out to {args.out}: {len(files)} files, no solutions")
+        return 0
     from .release import main as release_main
     return release_main(args)
+
+
+def _cmd_html(args):
+    from .publish import render_html
+    for path in render_html(args.out, args.root):
+        print(f"wrote {path}")
+    return 0
 
 
 def _cmd_bench(args):
@@ -163,6 +175,8 @@ def _parser():
                    help="change nothing; exit 1 naming the files that differ from what "
                         "solutions/ generate")
     p.add_argument("--force", action="store_true", help="re-execute every solution notebook")
+    p.add_argument("--out", type=Path, help="instead: write the student hand-out (notebooks, helpers, "
+                                            "README, requirements; no solutions) into this new folder")
     p.add_argument("--root", type=Path, default=ROOT, help="project folder (default: %(default)s)")
     p.set_defaults(run=_cmd_release)
 
@@ -181,8 +195,8 @@ def _parser():
     p = sub.add_parser("grade", help="grade a class's notebooks (CSV, feedback, summary)",
                        description="Restore, run and grade submitted notebooks: PATH is a class "
                                    "folder (one folder per student) or a student folder.")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="class or student folders")
-    p.add_argument("--out", required=True, help="the CSV of grades to write")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="class or student folders")
+    p.add_argument("--out", help="the CSV of grades to write (required unless --benchmark)")
     p.add_argument("--feedback", help="folder for one Markdown and HTML feedback file per student")
     p.add_argument("--jobs", type=_positive, default=1, help="notebooks graded at once (default 1)")
     p.add_argument("--timeout", type=_positive_float, default=300, help="seconds per notebook (default 300)")
@@ -190,7 +204,16 @@ def _parser():
     p.add_argument("--memory", default="2G", help="memory limit per kernel, e.g. 2G (default)")
     p.add_argument("--root", type=Path, default=ROOT, help="project folder with notebooks/ and the key")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--benchmark", type=_positive, metavar="N",
+                   help="instead: grade N copies of a worked notebook and report the throughput")
     p.set_defaults(run=_cmd_grade)
+
+    p = sub.add_parser("html", help="render the solutions to self-contained HTML",
+                       description="Render every solution notebook to one HTML file with embedded "
+                                   "images and MathML formulas (readable offline).")
+    p.add_argument("--out", type=Path, default=Path("build/html"), help="folder (default build/html)")
+    p.add_argument("--root", type=Path, default=ROOT, help="project folder")
+    p.set_defaults(run=_cmd_html)
     return parser
 
 

@@ -25,6 +25,7 @@ import html
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -41,8 +42,8 @@ def parse_size(text):
 
     Examples
     --------
-    >>> parse_size("2G"), parse_size("512m"), parse_size("1000")
-    (2147483648, 536870912, 1000)
+    >>> parse_size("2G"), parse_size("512m"), parse_size("100000000")
+    (2147483648, 536870912, 100000000)
     """
     units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
     t = str(text).strip().upper().removesuffix("IB").removesuffix("B")
@@ -310,8 +311,32 @@ def _warm_matplotlib():
         pass
 
 
+def benchmark(copies, jobs, notebook="08-tpu-utilisation.ipynb", root=ROOT, log=print):
+    """Grade ``copies`` copies of a worked notebook (a perfect submission); return notebooks/min."""
+    import time
+    source = Path(root) / "solutions" / notebook
+    with tempfile.TemporaryDirectory(prefix="workbook-bench-") as tmp:
+        for i in range(copies):
+            folder = Path(tmp) / "class" / f"student{i:03d}"
+            folder.mkdir(parents=True)
+            shutil.copy(source, folder / notebook)
+        start = time.perf_counter()
+        rows = run([Path(tmp) / "class"], Path(tmp) / "grades.csv", jobs=jobs, root=root, log=lambda *a: None)
+        seconds = time.perf_counter() - start
+    full = sum(1 for r in rows if sum(r["points"].values()) == r["max_score"])
+    rate = 60 * copies / seconds
+    log(f"graded {copies} copies of {notebook} with --jobs {jobs} in {seconds:.1f} s: "
+        f"{rate:.1f} notebooks/min, {seconds / copies:.2f} s each; {full}/{copies} full marks")
+    return rate
+
+
 def main(args):
     """Entry point for the CLI subcommand."""
+    if args.benchmark:
+        benchmark(args.benchmark, args.jobs, root=args.root)
+        return 0
+    if not args.paths or not args.out:
+        raise ValueError("grade needs PATH... and --out (or --benchmark N)")
     run(args.paths, args.out, args.feedback, args.jobs, args.timeout, args.cell_timeout,
         parse_size(args.memory), args.root, progress=not args.quiet)
     return 0

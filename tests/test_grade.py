@@ -197,3 +197,17 @@ def test_cli_errors_are_one_line(project, tmp_path):
                              str(tmp_path / "g.csv"), "--memory", "lots"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "malformed size 'lots'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_real_notebooks_grade_full_when_worked_and_zero_when_blank(tmp_path):
+    """The sandbox must not trip over what the real notebooks do (sympy, matplotlib, numpy)."""
+    from helpers.release import ROOT
+    for student, tree in (("worked", "solutions"), ("blank", "notebooks")):
+        (tmp_path / "class" / student).mkdir(parents=True)
+        for name in ("00-getting-started.ipynb", "01-arithmetic-intensity.ipynb", "08-tpu-utilisation.ipynb"):
+            (tmp_path / "class" / student / name).write_bytes((ROOT / tree / name).read_bytes())
+    rows = grade.run([tmp_path / "class"], tmp_path / "g.csv", jobs=2, log=lambda *a: None, progress=False)
+    for r in rows:
+        assert r["status"] == "ok", (r["student"], r["notebook"], r["notes"])
+        expected = r["max_score"] if r["student"] == "worked" else 0
+        assert sum(r["points"].values()) == expected, (r["notebook"], r["feedback"])
