@@ -61,21 +61,29 @@ def to_mathml(text):
 
 
 def _mathml_notebook(nb):
+    """Put MathML in place of LaTeX: outputs directly; Markdown through placeholder
+    tokens (nbconvert's Markdown renderer would mangle nested MathML tags), which
+    :func:`render_html` replaces in the finished page. Returns the token map."""
     from latex2mathml.converter import convert
+    tokens = {}
+
+    def stash(match):
+        token = f"WBMATH{len(tokens):05d}X"
+        tokens[token] = to_mathml(match.group(0))
+        return token
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            cell.source = to_mathml(cell.source)
+            cell.source = _MATH.sub(stash, cell.source)
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             latex = data.get("text/latex")
             if latex:
-                tex = latex.strip().strip("$").strip()
                 try:
-                    data["text/html"] = convert(tex, display="block")
+                    data["text/html"] = convert(latex.strip().strip("$").strip(), display="block")
                     del data["text/latex"]
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: BLE001 - keep LaTeX if a formula does not convert
                     pass
-    return nb
+    return tokens
 
 
 def render_html(out, root=ROOT):
@@ -87,7 +95,11 @@ def render_html(out, root=ROOT):
     exporter.mathjax_url = ""
     written = []
     for path in solution_paths(root):
-        body, _ = exporter.from_notebook_node(_mathml_notebook(read(path)))
+        nb = read(path)
+        tokens = _mathml_notebook(nb)
+        body, _ = exporter.from_notebook_node(nb)
+        for token, mathml in tokens.items():
+            body = body.replace(token, mathml)
         body = re.sub(r'<script[^>]*src="[^"]*mathjax[^"]*"[^>]*></script>', "", body, flags=re.I)
         target = out / f"{path.stem}.html"
         target.write_text(body)

@@ -54,6 +54,7 @@ def test_html_answers_are_self_contained(tmp_path):
     assert [p.stem for p in paths] == [p.stem for p in solution_paths(ROOT)]
     page = (tmp_path / "01-arithmetic-intensity.html").read_text()
     assert page.count("<math") > 20                                 # formulas as MathML
+    assert "WBMATH" not in page and "<msup><mi>V</mi>" in page      # Markdown maths intact, not mangled
     assert "data:image/png;base64" in page                          # figures embedded
     assert not re.search(r'<script[^>]+src="[^"]*mathjax', page, re.I)
     assert "Lagrange" in page                                       # the worked proof is there
