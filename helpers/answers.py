@@ -33,24 +33,22 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 from pathlib import Path
 
+from .keying import digest, evaluate, fixed_points, log_bin, make_entry, sign, canonical_text
+
 __all__ = ["check", "judge", "make_entry", "Verdict", "load_key", "KEY_PATH", "RECORD_ENV"]
+# make_entry is re-exported: the key is built with it
 
 KEY_PATH = Path(__file__).with_name("answer_key.json")
 RECORD_ENV = "WORKBOOK_RECORD"
 """When set to a file path, ``check`` appends each (qid, value) it sees there."""
 
-_ITERATIONS = 10_000
-_DEFAULT_RTOL = 0.005
-_DEFAULT_HINT = "Re-read the problem statement and the conventions, then try again."
-_POINTS_SEED = 2
 
 
 @dataclass
@@ -74,114 +72,6 @@ class Verdict:
             self._fresh = False
         else:
             print(self.line())
-
-
-# --- canonical forms and digests ----------------------------------------------
-
-def _digest(qid, text):
-    return hashlib.pbkdf2_hmac("sha256", text.encode(), f"cnn-cost-workbook:{qid}".encode(),
-                               _ITERATIONS).hex()[:32]
-
-
-def _bin(value, rtol):
-    return math.floor(math.log(abs(value)) / math.log1p(rtol))
-
-
-def _sign(value):
-    return "-" if value < 0 else "+"
-
-
-def _points(qid, names):
-    """Fixed evaluation points for an expression in ``names`` (deterministic per qid)."""
-    seed = int(hashlib.sha256(qid.encode()).hexdigest(), 16)
-    points = []
-    for p in range(4):
-        point = {}
-        for n in sorted(names):
-            seed = (seed * 6364136223846793005 + 1442695040888963407) % 2**64
-            point[n] = 2 + (seed >> 33) % 23 + 7 * p
-        points.append(point)
-    return points
-
-
-def evaluate_at_points(qid, expr, names):
-    """Exact values of ``expr`` at question ``qid``'s fixed points for ``names``."""
-    return _evaluate(expr, _points(qid, names))
-
-
-def _evaluate(expr, points):
-    import sympy as sp
-    symbols = {str(s): s for s in expr.free_symbols}
-    values = []
-    for point in points:
-        v = sp.nsimplify(expr.subs({symbols[n]: sp.Integer(v) for n, v in point.items() if n in symbols}))
-        values.append(str(sp.Rational(v)) if v.is_rational else str(sp.N(v, 12)))
-    return ";".join(values)
-
-
-def _kind_of(value):
-    """The key kind for a reference value from a solution notebook."""
-    from .serial import Evaluated
-    if isinstance(value, Evaluated):
-        return "expr"
-    if isinstance(value, bool):
-        return "text"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, (tuple, list)):
-        return "tuple"
-    if isinstance(value, Integral):
-        return "int"
-    if isinstance(value, Real):
-        return "real"
-    if type(value).__module__.startswith("sympy"):
-        if getattr(value, "free_symbols", None):
-            return "expr"
-        return "int" if value.is_Integer else "real"
-    if hasattr(value, "item") and getattr(value, "shape", None) == ():  # numpy scalar
-        return _kind_of(value.item())
-    raise TypeError(f"cannot key an answer of type {type(value).__name__}: {value!r}")
-
-
-def _text(value):
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    text = str(value).strip().lower().rstrip(".")
-    return {"true": "yes", "false": "no", "y": "yes", "n": "no"}.get(text, text)
-
-
-def make_entry(qid, value, hint=None, points=1, rtol=None):
-    """Build the key entry for question ``qid`` whose answer is ``value``.
-
-    Examples
-    --------
-    >>> sorted(make_entry("x.y", 0.25))
-    ['digest', 'hint', 'kind', 'points', 'rtol']
-    """
-    kind = _kind_of(value)
-    entry = {"kind": kind, "points": points, "hint": hint or _DEFAULT_HINT}
-    if kind == "int":
-        entry["digest"] = _digest(qid, str(int(value)))
-    elif kind == "real":
-        value = float(value)
-        entry["rtol"] = rtol if rtol is not None else _DEFAULT_RTOL
-        entry["digest"] = (_digest(qid, "0") if value == 0
-                           else _digest(qid, f"{_sign(value)}{_bin(value, entry['rtol'])}"))
-    elif kind == "expr" and hasattr(value, "values"):   # recorded: already evaluated
-        entry["symbols"] = sorted(value.symbols)
-        entry["digest"] = _digest(qid, value.values)
-    elif kind == "expr":
-        import sympy as sp
-        expr = sp.sympify(value)
-        entry["symbols"] = sorted(str(s) for s in expr.free_symbols)
-        entry["digest"] = _digest(qid, _evaluate(expr, _points(qid, entry["symbols"])))
-    elif kind == "text":
-        entry["digest"] = _digest(qid, _text(value))
-    else:
-        entry["digest"] = _digest(qid, json.dumps([int(v) for v in value]))
-    if kind != "real" and rtol is not None:
-        raise ValueError(f"{qid}: rtol applies to real answers only, this one is {kind}")
-    return entry
 
 
 # --- judging --------------------------------------------------------------------
@@ -213,12 +103,12 @@ def _number(value):
 
 def _real_matches(qid, entry, value):
     if value == 0:
-        return entry["digest"] == _digest(qid, "0")
+        return entry["digest"] == digest(qid, "0")
     try:
-        b = _bin(float(value), entry["rtol"])
+        b = log_bin(float(value), entry["rtol"])
     except (OverflowError, ValueError):
         return False
-    return any(entry["digest"] == _digest(qid, f"{_sign(value)}{b + d}") for d in (-1, 0, 1))
+    return any(entry["digest"] == digest(qid, f"{sign(value)}{b + d}") for d in (-1, 0, 1))
 
 
 def _int_matches(qid, entry, value):
@@ -226,7 +116,7 @@ def _int_matches(qid, entry, value):
         if not value.is_integer() or abs(value) > 2**53:
             return False
         value = int(value)
-    return entry["digest"] == _digest(qid, str(int(value)))
+    return entry["digest"] == digest(qid, str(int(value)))
 
 
 def _numeric(qid, entry, value):
@@ -263,7 +153,7 @@ def _expression(qid, entry, value):
         verdict = _symbol_mismatch(entry, names)
         if verdict:
             return verdict
-        if entry["digest"] == _digest(qid, value.values):
+        if entry["digest"] == digest(qid, value.values):
             return "correct", "correct."
         return "wrong", f"not correct. Hint: {entry['hint']}"
     try:
@@ -276,7 +166,7 @@ def _expression(qid, entry, value):
     if verdict:
         return verdict
     try:
-        ok = entry["digest"] == _digest(qid, _evaluate(expr, _points(qid, entry["symbols"])))
+        ok = entry["digest"] == digest(qid, evaluate(expr, fixed_points(qid, entry["symbols"])))
     except (TypeError, ValueError, ZeroDivisionError, AttributeError):
         ok = False
     return ("correct", "correct.") if ok else ("wrong", f"not correct. Hint: {entry['hint']}")
@@ -305,7 +195,7 @@ def _tuple(qid, entry, value):
             raise TypeError
     except (TypeError, ValueError, OverflowError):
         return "wrong", "not correct: expected a sequence of whole numbers, e.g. (1, 2)."
-    if entry["digest"] == _digest(qid, json.dumps(items)):
+    if entry["digest"] == digest(qid, json.dumps(items)):
         return "correct", "correct."
     return "wrong", f"not correct. Hint: {entry['hint']}"
 
@@ -313,7 +203,7 @@ def _tuple(qid, entry, value):
 def _text_answer(qid, entry, value):
     if not isinstance(value, (str, bool)):
         return "wrong", "not correct: answer with a word in quotes, e.g. \"yes\"."
-    if entry["digest"] == _digest(qid, _text(value)):
+    if entry["digest"] == digest(qid, canonical_text(value)):
         return "correct", "correct."
     return "wrong", f"not correct. Hint: {entry['hint']}"
 

@@ -44,10 +44,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import kernels
+from . import kernels, winograd
 from .layers import (AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, GlobalAvgPool, Linear,
                      LocalResponseNorm, MaxPool2d, ReLU, SpaceToDepth)
-from .model import Layer, Parallel, Sequential, _join, trace
+from .model import Layer, Sequential, _join, trace
 
 __all__ = ["init_params", "forward", "LayerTime", "param_count"]
 
@@ -181,9 +181,9 @@ class _Run:
                 y += p["bias"]
             return np.ascontiguousarray(y), 0
         tiles = x.shape[0] * (-(-oh // 2)) * (-(-ow // 2))
-        if self.conv == "fast" and kernels.winograd_applies(layer.kernel_pair, layer.stride_pair,
+        if self.conv == "fast" and winograd.winograd_applies(layer.kernel_pair, layer.stride_pair,
                                                             layer.dilation_pair, layer.groups, tiles):
-            return kernels.conv2d_winograd(x, p["weight"], p.get("bias"), pads, (oh, ow))
+            return winograd.conv2d_winograd(x, p["weight"], p.get("bias"), pads, (oh, ow))
         return kernels.conv2d(x, p["weight"], p.get("bias"), layer.stride_pair, pads,
                               layer.dilation_pair, layer.groups, (oh, ow))
 

@@ -19,20 +19,16 @@ re-runs; with ``--feedback DIR`` a Markdown and an HTML file per student
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import html
-import io
 import json
-import os
 import shutil
-import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from .answers import judge
 from .release import ROOT, question_ids
+from . import reports
 
 __all__ = ["find_submissions", "grade_one", "run", "parse_size"]
 
@@ -70,16 +66,17 @@ def _release(root):
 
 
 def find_submissions(paths, release_names):
-    """``(submissions, reports)``: submissions are ``(student, notebook, path)``."""
-    found, reports, seen = [], [], {}
+    """``(submissions, notices)``: submissions are ``(student, notebook, path)``; notices
+    name what was found but not graded."""
+    found, notices, seen = [], [], {}
     for base in map(Path, paths):
         if not base.is_dir():
-            reports.append(f"{base}: not a folder, skipped")
+            notices.append(f"{base}: not a folder, skipped")
             continue
         students = [base] if any(p.suffix == ".ipynb" for p in base.iterdir() if p.is_file()) \
             else sorted(p for p in base.iterdir() if p.is_dir())
         if students != [base]:
-            reports += [f"{p}: stray file in the class folder, not graded"
+            notices += [f"{p}: stray file in the class folder, not graded"
                         for p in sorted(base.iterdir()) if p.is_file()]
         for folder in students:
             for path in sorted(folder.iterdir()):
@@ -88,12 +85,12 @@ def find_submissions(paths, release_names):
                     continue
                 seen[real] = True
                 if path.is_dir():
-                    reports.append(f"{path}: unexpected folder, not graded")
+                    notices.append(f"{path}: unexpected folder, not graded")
                 elif path.name not in release_names:
-                    reports.append(f"{path}: unknown notebook name, not graded")
+                    notices.append(f"{path}: unknown notebook name, not graded")
                 else:
                     found.append((folder.name, path.name, str(path)))
-    return found, reports
+    return found, notices
 
 
 def grade_one(task):
@@ -177,63 +174,11 @@ def _answers_digest(nb):
     return hashlib.sha256("\n".join(c.source for c in nb.cells if c.cell_type == "code").encode()).hexdigest()
 
 
-def _fmt(points):
-    return str(int(points)) if float(points).is_integer() else f"{points:g}"
-
-
-def write_csv(rows, qids, out):
-    """Write the grades atomically (a temporary file renamed over ``out``)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", "notebook", "status", "score", "max_score", *qids, "notes"])
-    for r in rows:
-        writer.writerow([r["student"], r["notebook"], r["status"], _fmt(sum(r["points"].values())),
-                         _fmt(r["max_score"]), *[_fmt(r["points"][q]) if q in r["points"] else "" for q in qids],
-                         "; ".join(r["notes"])])
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(buffer.getvalue())
-    os.replace(tmp, out)
-
-
-def write_feedback(rows, folder):
-    """One Markdown and one HTML file per student: verdicts and hints, never answers."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for student in sorted({r["student"] for r in rows}):
-        md, body = [f"# Feedback for {student}", ""], []
-        for r in (r for r in rows if r["student"] == student):
-            head = (f"{r['notebook']}: {_fmt(sum(r['points'].values()))} / {_fmt(r['max_score'])} "
-                    f"(status: {r['status']})")
-            md += [f"## {head}", ""] + [f"- `{q}` ({_fmt(r['points'][q])} pt): {m}" for q, m in r["feedback"].items()]
-            md += [f"- note: {n}" for n in r["notes"]] + [""]
-            items = "".join(f"<tr><td><code>{html.escape(q)}</code></td><td>{_fmt(r['points'][q])}</td>"
-                            f"<td>{html.escape(m)}</td></tr>" for q, m in r["feedback"].items())
-            notes = "".join(f"<li>{html.escape(n)}</li>" for n in r["notes"])
-            body.append(f"<h2>{html.escape(head)}</h2><table><tr><th>question</th><th>points</th>"
-                        f"<th>feedback</th></tr>{items}</table><ul>{notes}</ul>")
-        (folder / f"{student}.md").write_text("\n".join(md))
-        (folder / f"{student}.html").write_text(
-            f"<!doctype html><meta charset='utf-8'><title>Feedback for {html.escape(student)}</title>"
-            f"<h1>Feedback for {html.escape(student)}</h1>{''.join(body)}")
-
-
-def _progress(done, total, stream=sys.stderr):
-    width = 30
-    filled = width * done // max(total, 1)
-    stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    if done == total:
-        stream.write("\n")
-    stream.flush()
-
-
 def run(paths, out, feedback=None, jobs=1, timeout=300, cell_timeout=60, memory=2 * 2**30,
         root=ROOT, log=print, progress=True):
     """Grade everything under ``paths``; returns the rows (also written to ``out``)."""
     questions, notebooks = _release(root)
-    submissions, reports = find_submissions(paths, set(notebooks))
+    submissions, notices = find_submissions(paths, set(notebooks))
     from .answers import KEY_PATH
     deny = [str(Path(root) / "solutions"), str(Path(root) / "helpers" / "answer_key.json"),
             str(KEY_PATH), str(ROOT / "solutions"), *[str(Path(p).resolve()) for p in paths]]
@@ -255,22 +200,22 @@ def run(paths, out, feedback=None, jobs=1, timeout=300, cell_timeout=60, memory=
             for done, future in enumerate(futures, 1):
                 rows.append(future.result())
                 if progress:
-                    _progress(done, len(tasks))
+                    reports.progress(done, len(tasks))
     else:
         for done, task in enumerate(tasks, 1):
             rows.append(grade_one(task))
             if progress:
-                _progress(done, len(tasks))
+                reports.progress(done, len(tasks))
     _flag_identical(rows)
     rows.sort(key=lambda r: (r["student"], r["notebook"], r["status"] == "duplicate"))
     qids = [q for name in notebooks for q in notebooks[name]["questions"]
             if any(r["notebook"] == name for r in rows)]
-    write_csv(rows, qids, out)
+    reports.write_csv(rows, qids, out)
     if feedback:
-        write_feedback(rows, feedback)
-    for report in reports:
-        log(report)
-    _summary(rows, qids, log)
+        reports.write_feedback(rows, feedback)
+    for notice in notices:
+        log(notice)
+    reports.summary(rows, qids, log)
     return rows
 
 
@@ -286,21 +231,6 @@ def _flag_identical(rows):
                 r["notes"].append("identical answers to " + ", ".join(others))
     for r in rows:
         r.pop("answers_digest", None)
-
-
-def _summary(rows, qids, log):
-    graded = [r for r in rows if r["status"] != "duplicate"]
-    if not graded:
-        log("nothing graded")
-        return
-    mean = sum(sum(r["points"].values()) for r in graded) / len(graded)
-    log(f"graded {len(graded)} notebook(s) from {len({r['student'] for r in graded})} student(s); "
-        f"mean score {mean:.2f}; statuses: " + ", ".join(
-            f"{s} {sum(r['status'] == s for r in graded)}" for s in sorted({r['status'] for r in graded})))
-    for q in qids:
-        tried = [r for r in graded if q in r["points"]]
-        right = sum(1 for r in tried if r["points"][q] > 0)
-        log(f"  {q:<34} {right}/{len(tried)} correct")
 
 
 def _warm_matplotlib():

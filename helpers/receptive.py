@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .layers import Layer
-from .model import Parallel, Sequential
+from .model import Sequential
 
 __all__ = ["Field", "rf_step", "receptive_field", "final_field"]
 

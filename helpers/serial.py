@@ -47,7 +47,7 @@ def encode(value, qid=""):
     if type(value).__module__.startswith("sympy"):
         if not getattr(value, "free_symbols", None):
             return encode(int(value) if value.is_Integer else float(value), qid)
-        from .answers import evaluate_at_points
+        from .keying import evaluate_at_points
         names = sorted(str(s) for s in value.free_symbols)
         return {"expr": {"symbols": names, "values": evaluate_at_points(qid, value, names)}}
     if isinstance(value, (tuple, list)) and len(value) <= _MAX_ITEMS:

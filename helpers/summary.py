@@ -19,7 +19,7 @@ from math import prod
 from . import zoo
 from .conventions import BYTES_PER_ELEM
 from .formulas import flops, to_bytes
-from .model import Row, check_input_shape, walk
+from .model import check_input_shape, walk
 
 __all__ = ["Summary", "summary"]
 

@@ -11,7 +11,7 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings, strategies as st
 
-from helpers.answers import KEY_PATH, check, judge, load_key, make_entry
+from helpers.answers import check, judge, load_key, make_entry
 from helpers.serial import decode, encode
 from helpers.symbols import F_c, F_r, M_c, M_r, N_i, N_o
 

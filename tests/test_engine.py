@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from helpers import engine, kernels, zoo
+from helpers import engine, kernels, winograd, zoo
 from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, GlobalAvgPool, Linear,
                             LocalResponseNorm, MaxPool2d, ReLU, SpaceToDepth)
 from helpers.model import Parallel, Sequential
@@ -51,7 +51,7 @@ def test_winograd_equals_im2col(batch, c_in, c_out, size, seed):
         out = size + 2 * pad - 2
         if out < 1:
             continue
-        wino, _ = kernels.conv2d_winograd(x, w, b, ((pad, pad), (pad, pad)), (out, out))
+        wino, _ = winograd.conv2d_winograd(x, w, b, ((pad, pad), (pad, pad)), (out, out))
         gemm, _ = kernels.conv2d(x, w, b, (1, 1), ((pad, pad), (pad, pad)), (1, 1), 1, (out, out))
         np.testing.assert_allclose(wino, gemm, rtol=1e-4, atol=1e-4)
         ref, _ = naive_conv_counting(x[0].transpose(2, 0, 1).astype(np.float64), w.astype(np.float64), 1, pad, 1, 1)

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 from helpers import formulas as f
-from helpers.layers import Conv2d, Linear, MaxPool2d
+from helpers.layers import Conv2d, Linear
 from helpers.symbols import F, L, P, S, D
 
 from reference import naive_conv_counting

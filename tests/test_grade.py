@@ -1,7 +1,6 @@
 """The grader on a fixture class: one perfect, one blank, one partly wrong, one of each bad kind."""
 
 import hashlib
-import json
 import subprocess
 import sys
 from pathlib import Path
