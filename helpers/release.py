@@ -97,7 +97,7 @@ def execute(nb, cwd, name="notebook", timeout=600):
         saved = {k: os.environ.get(k) for k in (RECORD_ENV, "WORKBOOK_MODE", "PYTHONHASHSEED")}
         os.environ.update({RECORD_ENV: str(record), "WORKBOOK_MODE": "release", "PYTHONHASHSEED": "0"})
         try:
-            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+            NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
                            resources={"metadata": {"path": str(cwd)}}).execute()
         except CellExecutionError as err:
             failed = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(

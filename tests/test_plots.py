@@ -1,0 +1,43 @@
+"""Plot helpers: the convolution diagram shows exactly the taps and grid the arithmetic says."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
+
+from helpers import plots, roofline  # noqa: E402
+from helpers.formulas import output_size  # noqa: E402
+
+
+def cells(ax, colour):
+    return [p for p in ax.patches if to_hex(p.get_facecolor()) == colour]
+
+
+@pytest.mark.parametrize("size, k, s, p, d, pos", [(5, 3, 1, 1, 1, (0, 0)), (5, 3, 2, 1, 1, (1, 2)),
+                                                   (7, 3, 1, 2, 2, (0, 1)), (5, 4, 1, (1, 2), 1, (1, 1))])
+def test_conv_diagram_counts(size, k, s, p, d, pos):
+    ax = plots.conv_diagram(size, k, stride=s, padding=p, dilation=d, position=pos)
+    before, after = (p, p) if np.isscalar(p) else p
+    full, out = size + before + after, output_size(size, k, s, (before, after), d)
+    taps = cells(ax, "#4c72b0")
+    assert len(taps) == k * k                                     # one shaded cell per kernel tap
+    xs = sorted({t.get_x() for t in taps})
+    assert xs[0] == pos[1] * s and xs[1] - xs[0] == d             # first tap and the dilation gap
+    assert len(cells(ax, "#dd8452")) == 1                         # the output value they make
+    assert len(ax.patches) == full * full + out * out
+    matplotlib.pyplot.close("all")
+
+
+def test_conv_diagram_rejects_an_impossible_layer():
+    with pytest.raises(ValueError, match="does not fit"):
+        plots.conv_diagram(2, 5)
+
+
+def test_roofline_points_sit_on_the_roof():
+    ax = plots.roofline([roofline.HASWELL], [("matvec", 0.5, roofline.HASWELL)])
+    x, y = ax.lines[-1].get_data()
+    assert (x[0], y[0]) == (0.5, roofline.attainable(roofline.HASWELL, 0.5))
+    matplotlib.pyplot.close("all")
