@@ -182,6 +182,7 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
                         "torch_ms": None, "gemm_peak_gflops": round(peak, 1),
                         "peak_rss_mib": round(rss, 1), "baseline_rss_mib": round(baseline, 1),
                         "workspace_mib": round(workspace / 2**20, 1),
+                        "rss_ratio": round((rss - baseline) / max(budget, 1e-9), 3),
                         "rss_budget_mib": round(budget + baseline, 1), "layers": layers,
                         "_x": x, "_y": y})
     if use_torch and torch_bridge.available():
@@ -211,7 +212,8 @@ def format_text(report):
         lines += ["", f"batch {r['batch']}: engine {r['engine_ms']:,.1f} ms{torch_part}",
                   f"  GEMM peak {r['gemm_peak_gflops']:.0f} GFLOP/s; peak RSS {r['peak_rss_mib']:,.0f} MiB "
                   f"(budget {r['rss_budget_mib']:,.0f} MiB = weights + two largest activations + "
-                  f"{r['workspace_mib']:,.0f} MiB workspace + {r['baseline_rss_mib']:,.0f} MiB baseline)",
+                  f"{r['workspace_mib']:,.0f} MiB workspace and cached derived weights + "
+                  f"{r['baseline_rss_mib']:,.0f} MiB baseline; ratio {r['rss_ratio']:.2f})",
                   f"  {'layer':<24}{'ms':>9}{'MACs':>16}{'GFLOP/s':>9}{'of peak':>9}" + ("   torch ms" if r["torch_ms"] else "")]
         for layer in r["layers"]:
             if layer["ms"] >= 0.05 or layer["macs"]:

@@ -24,6 +24,11 @@ Design of the fast path (``conv="fast"``, the default):
 - **Reused workspaces.** Patch matrices, Winograd buffers and padded inputs
   live in buffers kept between calls (``kernels.workspace``), so a forward
   pass does not pay page faults for fresh scratch memory in every layer.
+- **Two activation buffers for a chain.** When the model is a plain chain of
+  layers (AlexNet, VGG), each result is written into the one of two reused
+  buffers that does not hold its input, so a pass needs weights + the two
+  largest activations + the workspace, and the result is copied out at the end.
+  Models with branches allocate each result afresh.
 - **Derived weights cached.** A convolution's GEMM-layout filter (with the
   bias as an extra row) and its Winograd transform are computed once per
   weight array: treat parameter arrays as immutable (replace, don't edit in
@@ -100,9 +105,31 @@ def param_count(params):
     return sum(a.size for p in params.values() for k, a in p.items() if not k.startswith("running_"))
 
 
+_IN_PLACE = (ReLU, Dropout, BatchNorm2d)
+"""Layers that write into their (owned) input rather than a new array."""
+
+
+def _is_chain(module):
+    return isinstance(module, Sequential) and all(isinstance(c, Layer) for _, c in module.children)
+
+
 class _Run:
     def __init__(self, params, conv, profile):
         self.params, self.conv, self.profile, self.times = params, conv, profile, []
+
+    def chain(self, module, x, buffer):
+        """A chain of plain layers: each new result goes to the activation buffer its input
+        is not in, so the whole pass lives in two reused buffers (``act0``, ``act1``)."""
+        owned = True
+        for name, layer in module.children:
+            if isinstance(layer, _IN_PLACE):
+                x, owned = self.module(layer, x, owned, name)
+                continue
+            target = f"act{1 - buffer}"
+            with kernels.outputs_into(lambda shape, key=target: kernels.workspace(key, shape)):
+                x, owned = self.module(layer, x, owned, name)
+            buffer = 1 - buffer
+        return x
 
     def module(self, module, x, owned, prefix):
         if isinstance(module, Layer):
@@ -130,7 +157,9 @@ class _Run:
         if isinstance(layer, Conv2d):
             return self.conv2d(layer, name, x, p)
         if isinstance(layer, Linear):
-            y = (p["weight"] @ x.T).T              # (out x in)(in x N): the faster BLAS orientation here
+            y_t = kernels.new_output((layer.out_features, x.shape[0]))
+            np.matmul(p["weight"], x.T, out=y_t)   # (out x in)(in x N): the faster BLAS orientation
+            y = y_t.T
             if "bias" in p:
                 y += p["bias"]
             return y, 0
@@ -155,10 +184,13 @@ class _Run:
         if isinstance(layer, LocalResponseNorm):
             return kernels.local_response_norm(x, layer.size, layer.alpha, layer.beta, layer.k), 0
         if isinstance(layer, GlobalAvgPool):
-            return x.mean(axis=(1, 2), dtype=np.float32), 0
+            return x.mean(axis=(1, 2), dtype=np.float32, out=kernels.new_output((x.shape[0], x.shape[3]))), 0
         if isinstance(layer, Flatten):
-            return (np.ascontiguousarray(x.transpose(0, 3, 1, 2)).reshape(x.shape[0], -1)
-                    if x.ndim == 4 else x), 0
+            if x.ndim != 4:
+                return x, 0
+            y = kernels.new_output((x.shape[0], x.shape[3], x.shape[1], x.shape[2]))
+            np.copyto(y, x.transpose(0, 3, 1, 2))
+            return y.reshape(x.shape[0], -1), 0
         if isinstance(layer, SpaceToDepth):
             layer.output_shape((x.shape[3], x.shape[1], x.shape[2]), name)      # validates
             return kernels.space_to_depth(x, layer.block), 0
@@ -203,9 +235,19 @@ def forward(model, params, x, profile=False, conv="fast"):
         raise ValueError(f"input must be (N, C, H, W) or (N, F), got shape {x.shape}")
     trace(model, x.shape[1:])                         # validates shapes before any work
     run = _Run(params, conv, profile)
-    # the NHWC copy is passed without a local name, so it is freed after the first layer
-    y, _ = (run.module(model, np.ascontiguousarray(x.transpose(0, 2, 3, 1)), True, "") if x.ndim == 4
-            else run.module(model, x, False, ""))
-    if y.ndim == 4:
-        y = np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+    if _is_chain(model):
+        # the whole pass in two reused buffers; the input's NHWC copy goes in the second
+        if x.ndim == 4:
+            inner = kernels.workspace("act1", (x.shape[0], x.shape[2], x.shape[3], x.shape[1]))
+            np.copyto(inner, x.transpose(0, 2, 3, 1))
+        else:
+            inner = kernels.workspace("act1", x.shape)
+            np.copyto(inner, x)
+        y = run.chain(model, inner, buffer=1)
+    else:
+        # the NHWC copy is passed without a local name, so it is freed after the first layer
+        y, _ = (run.module(model, np.ascontiguousarray(x.transpose(0, 2, 3, 1)), True, "") if x.ndim == 4
+                else run.module(model, x, False, ""))
+    # a fresh array: the caller must never hold a buffer that the next pass reuses
+    y = np.ascontiguousarray(y.transpose(0, 3, 1, 2)) if y.ndim == 4 else np.array(y)
     return (y, run.times) if profile else y

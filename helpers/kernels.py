@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-__all__ = ["workspace", "release_workspace", "workspace_bytes", "pad_nhwc", "conv2d", "max_pool", "avg_pool", "local_response_norm", "space_to_depth",
+__all__ = ["workspace", "release_workspace", "workspace_bytes", "new_output", "outputs_into", "pad_nhwc", "conv2d", "max_pool", "avg_pool", "local_response_norm", "space_to_depth",
            "WORKSPACE_BYTES"]
 
 WORKSPACE_BYTES = 48 * 2**20
@@ -47,9 +47,38 @@ def release_workspace():
     return held
 
 
-def workspace_bytes():
-    """Bytes currently held by cached workspaces."""
-    return sum(b.nbytes for b in _BUFFERS.values())
+_OUTPUT = None
+
+
+def new_output(shape):
+    """A layer's result array: fresh memory, or a buffer chosen by :func:`outputs_into`."""
+    return np.empty(shape, dtype=np.float32) if _OUTPUT is None else _OUTPUT(shape)
+
+
+class outputs_into:
+    """Context manager: layer results are allocated by ``allocate(shape)`` inside it
+    (the engine uses it to alternate two reused activation buffers along a chain)."""
+
+    def __init__(self, allocate):
+        self.allocate = allocate
+
+    def __enter__(self):
+        global _OUTPUT
+        self.saved, _OUTPUT = _OUTPUT, self.allocate
+        return self
+
+    def __exit__(self, *exc):
+        global _OUTPUT
+        _OUTPUT = self.saved
+        return False
+
+
+def workspace_bytes(exclude=("act0", "act1")):
+    """Bytes the engine holds besides weights and activations: cached workspaces (not
+    counting the activation buffers named in ``exclude``) and cached derived weights."""
+    from .winograd import cache_bytes
+    held = sum(b.nbytes for key, b in _BUFFERS.items() if key not in exclude)
+    return held + sum(entry[2].nbytes for entry in _W_CACHE.values()) + cache_bytes()
 
 
 def pad_nhwc(x, top, bottom, left, right, value=0.0, key=None):
@@ -116,7 +145,7 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None)
     xp = pad_nhwc(x, *pads[0], *pads[1], key="padded")
     windows = _windows(xp, kh, kw, stride, dilation, oh, ow)
     co_g, k = c_out // groups, kh * kw * c_g
-    y = np.empty((n, oh, ow, c_out), dtype=np.float32)
+    y = new_output((n, oh, ow, c_out))
     rows = y.reshape(n * oh * ow, c_out)
     chunk = _chunk(n, oh * ow * (k + 1) * 4, budget)
     cols = workspace("cols", (chunk * oh * ow, k + 1))
@@ -164,17 +193,17 @@ def _pool_reduce(xp, kernel, stride, out_hw, op):
 
 def max_pool(x, kernel, stride, padding, dilation, out_hw):
     """Max pooling (PyTorch semantics, ``ceil_mode`` included via ``out_hw``)."""
-    return _batched(x, out_hw, lambda part: _max_pool(part, kernel, stride, padding, dilation, out_hw))
+    return _batched(x, out_hw, lambda part, _: _max_pool(part, kernel, stride, padding, dilation, out_hw))
 
 
 def _batched(x, out_hw, one, step=4):
-    """Apply ``one`` to the batch, each half on its own thread, ``step`` images at a
-    time (so that temporaries stay small); gather the results."""
-    y = np.empty((x.shape[0], *out_hw, x.shape[3]), dtype=np.float32)
+    """Apply ``one(images, thread)`` to the batch, each half on its own thread (0 or 1),
+    ``step`` images at a time (so that temporaries stay small); gather the results."""
+    y = new_output((x.shape[0], *out_hw, x.shape[3]))
 
     def part(i, j):
         for k in range(i, j, step):
-            y[k:min(j, k + step)] = one(x[k:min(j, k + step)])
+            y[k:min(j, k + step)] = one(x[k:min(j, k + step)], int(i > 0))
     _split(x.shape[0], part)
     return y
 
@@ -191,20 +220,23 @@ def _max_pool(x, kernel, stride, padding, dilation, out_hw):
 
 def avg_pool(x, kernel, stride, padding, out_hw, count_include_pad=True):
     """Average pooling with PyTorch's divisor rules (padding, ``ceil_mode`` overhang)."""
-    xp = _pool_padded(x, kernel, stride, padding, out_hw, 0.0)
-    total = _pool_reduce(xp, kernel, stride, out_hw, np.add)
     h, w = x.shape[1:3]
     (ph, pw) = padding
-    rows = np.zeros(xp.shape[1], np.float32)
-    cols = np.zeros(xp.shape[2], np.float32)
+    xp_h, xp_w = (max(h + 2 * ph, (n - 1) * s + k) for n, s, k, h, ph in
+                  ((out_hw[0], stride[0], kernel[0], h, ph), (out_hw[1], stride[1], kernel[1], w, pw)))
+    rows, cols = np.zeros(xp_h, np.float32), np.zeros(xp_w, np.float32)
     if count_include_pad:
         rows[:h + 2 * ph], cols[:w + 2 * pw] = 1, 1
     else:
         rows[ph:ph + h], cols[pw:pw + w] = 1, 1
     count = np.outer(_window_sums(rows, kernel[0], stride[0], out_hw[0]),
-                     _window_sums(cols, kernel[1], stride[1], out_hw[1]))
-    total /= count[None, :, :, None]
-    return total
+                     _window_sums(cols, kernel[1], stride[1], out_hw[1]))[None, :, :, None]
+
+    def one(part, _):
+        total = _pool_reduce(_pool_padded(part, kernel, stride, padding, out_hw, 0.0), kernel, stride, out_hw, np.add)
+        total /= count
+        return total
+    return _batched(x, out_hw, one)
 
 
 def _window_sums(mask, k, s, n):
@@ -214,10 +246,10 @@ def _window_sums(mask, k, s, n):
 def local_response_norm(x, size, alpha, beta, k):
     """Cross-channel LRN as ``torch.nn.LocalResponseNorm`` (channels are the last axis),
     on two threads."""
-    return _batched(x, x.shape[1:3], lambda part: _lrn(part, size, alpha, beta, k))
+    return _batched(x, x.shape[1:3], lambda part, thread: _lrn(part, size, alpha, beta, k, thread))
 
 
-def _lrn(x, size, alpha, beta, k):
+def _lrn(x, size, alpha, beta, k, thread=0):
     """One thread's share of :func:`local_response_norm`.
 
     ``b_c = a_c / (k + alpha/size * sum of a^2 over channels c - size//2 .. c + (size-1)//2)^beta``;
@@ -225,12 +257,13 @@ def _lrn(x, size, alpha, beta, k):
     """
     c = x.shape[-1]
     before = size // 2
-    sq = np.zeros(x.shape[:-1] + (c + size - 1,), dtype=np.float32)
+    sq = workspace(f"lrn_sq{thread}", x.shape[:-1] + (c + size - 1,))
+    sq[..., :before], sq[..., before + c:] = 0.0, 0.0
     np.square(x, out=sq[..., before:before + c])
-    window = sq[..., 0:c].copy()
+    window = workspace(f"lrn_window{thread}", x.shape)
+    np.copyto(window, sq[..., 0:c])
     for shift in range(1, size):
         window += sq[..., shift:shift + c]
-    del sq
     window *= alpha / size
     window += k
     if beta == 0.75:                          # t^0.75 = sqrt(t) * sqrt(sqrt(t)): no pow()
@@ -245,8 +278,9 @@ def space_to_depth(x, block):
     """NHWC space-to-depth; channel order (row offset, column offset, channel)."""
     n, h, w, c = x.shape
     tiles = x.reshape(n, h // block, block, w // block, block, c)
-    return np.ascontiguousarray(tiles.transpose(0, 1, 3, 2, 4, 5)).reshape(n, h // block, w // block,
-                                                                           block * block * c)
+    y = new_output((n, h // block, w // block, block * block * c))
+    np.copyto(y.reshape(n, h // block, w // block, block, block, c), tiles.transpose(0, 1, 3, 2, 4, 5))
+    return y
 
 
 _POOL = None

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import _chunk, _split, pad_nhwc, workspace
+from .kernels import _chunk, _split, new_output, pad_nhwc, workspace
 
-__all__ = ["WINOGRAD_MIN_TILES", "winograd_applies", "winograd_weights", "conv2d_winograd"]
+__all__ = ["WINOGRAD_MIN_TILES", "winograd_applies", "winograd_weights", "conv2d_winograd", "cache_bytes"]
 
 
 def winograd_applies(kernel, stride, dilation, groups, tiles):
@@ -68,13 +68,13 @@ def _input_transform(xp, th, tw, v, rows):
         np.subtract(e[1], e[3], out=out[3])
 
 
-def _output_transform(m, y, n, th, tw):
+def _output_transform(m, y, n, th, tw, thread=0):
     """``y`` tiles = ``A^T m A`` with ``A^T = [[1,1,1,0],[0,1,-1,-1]]``."""
     c = m.shape[-1]
     mm = m.reshape(4, 4, n, th, tw, c)
-    s0 = mm[0] + mm[1]
+    s0 = np.add(mm[0], mm[1], out=workspace(f"wino_s0{thread}", mm[0].shape))
     s0 += mm[2]
-    s1 = mm[1] - mm[2]
+    s1 = np.subtract(mm[1], mm[2], out=workspace(f"wino_s1{thread}", mm[0].shape))
     s1 -= mm[3]
     block = y.reshape(n, th, 2, tw, 2, c)
     for i, s in enumerate((s0, s1)):
@@ -82,6 +82,11 @@ def _output_transform(m, y, n, th, tw):
         block[:, :, i, :, 0] += s[2]
         np.subtract(s[1], s[2], out=block[:, :, i, :, 1])
         block[:, :, i, :, 1] -= s[3]
+
+
+def cache_bytes():
+    """Bytes of cached transformed weights."""
+    return sum(entry[1].nbytes for entry in _U_CACHE.values())
 
 
 def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None):
@@ -105,7 +110,8 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None):
     v = workspace("wino_v", (16, chunk * th * tw, c_in))
     m = workspace("wino_m", (16, chunk * th * tw, c_out))
     rows = workspace("wino_rows", (4, chunk, th, xp.shape[2], c_in))
-    y = np.empty((n, 2 * th, 2 * tw, c_out), dtype=np.float32)
+    exact = (2 * th, 2 * tw) == (oh, ow)
+    y = new_output((n, oh, ow, c_out)) if exact else workspace("wino_y", (n, 2 * th, 2 * tw, c_out))
     for start in range(0, n, chunk):
         b = min(n, start + chunk) - start
         t = b * th * tw
@@ -113,9 +119,11 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None):
             xp[start + i:start + j], th, tw, v[:, i * th * tw:j * th * tw], rows[:, i:j]))
         np.matmul(v[:, :t], u, out=m[:, :t])
         _split(b, lambda i, j: _output_transform(
-            m[:, i * th * tw:j * th * tw], y[start + i:start + j], j - i, th, tw))
+            m[:, i * th * tw:j * th * tw], y[start + i:start + j], j - i, th, tw, int(i > 0)))
+    if not exact:
+        cropped = new_output((n, oh, ow, c_out))
+        np.copyto(cropped, y[:, :oh, :ow])
+        y = cropped
     if bias is not None:
         y += bias
-    if (2 * th, 2 * tw) != (oh, ow):
-        y = np.ascontiguousarray(y[:, :oh, :ow])
     return y, v.nbytes + m.nbytes + rows.nbytes + (xp.nbytes if xp is not x else 0)

@@ -192,3 +192,20 @@ def test_bad_input():
         engine.forward(model, params, np.zeros((1, 3, 4, 4)))
     with pytest.raises(ValueError, match="conv must be"):
         engine.forward(model, params, np.zeros((1, 3, 16, 16)), conv="winograd-please")
+
+
+@pytest.mark.parametrize("name", ["tiny-cnn", "tpu-conv1", "tiny-branch"])
+def test_results_survive_the_next_pass_and_inputs_are_untouched(name):
+    entry = zoo.entry(name)
+    model = entry.build()
+    params = engine.init_params(model, entry.input_shape, seed=5)
+    rng = np.random.default_rng(5)
+    x1, x2 = (rng.standard_normal((2, *entry.input_shape)).astype(np.float32) for _ in range(2))
+    x1_copy = x1.copy()
+    y1 = engine.forward(model, params, x1)
+    y1_copy = y1.copy()
+    y2 = engine.forward(model, params, x2)
+    np.testing.assert_array_equal(y1, y1_copy)          # not overwritten by the second pass
+    np.testing.assert_array_equal(x1, x1_copy)          # the caller's input is never written
+    assert not np.shares_memory(y1, y2)
+    np.testing.assert_allclose(engine.forward(model, params, x1), y1_copy, rtol=1e-6, atol=1e-6)
