@@ -27,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from .answers import judge
-from .release import ROOT, question_ids
+from .release import ROOT, question_cells, question_ids
 from . import reports
 
 __all__ = ["find_submissions", "grade_one", "run", "parse_size"]
@@ -131,13 +131,9 @@ def grade_one(task):
     if restored.restored:
         row["notes"].append("restored cells " + ", ".join(map(str, restored.restored)))
     row["notes"] += restored.notes
-    cell_of = {}
-    for index, cell in enumerate(restored.nb.cells):
-        if cell.cell_type == "code":
-            for q in question_ids(nbformat.from_dict({"cells": [cell]})) + _aliased_ids(cell.source):
-                cell_of.setdefault(q, index)
+    cell_of = question_cells(release["nb"])          # restoring keeps the release's cell indices
     outcome = run_notebook(restored.nb, task["deny"], task["memory"], task["cell_timeout"], task["timeout"])
-    row["status"] = outcome.status if outcome.status != "ok" or not outcome.errors else "error"
+    row["status"] = outcome.status
     row["notes"] += outcome.notes
     for index, message in sorted(outcome.errors.items()):
         row["notes"].append(f"cell {index} raised {message}")
@@ -161,13 +157,6 @@ def grade_one(task):
             row["feedback"][q] = "0 points: its check did not run"
     row["answers_digest"] = _answers_digest(restored.nb)
     return row
-
-
-def _aliased_ids(source):
-    from .restore import CHECK_ALIAS
-    return question_ids(__import__("nbformat").from_dict(
-        {"cells": [{"cell_type": "code", "source": source.replace(CHECK_ALIAS + "(", "check("),
-                    "metadata": {}, "outputs": []}]}))
 
 
 def _answers_digest(nb):

@@ -30,7 +30,7 @@ from pathlib import Path
 from .answers import KEY_PATH, RECORD_ENV, make_entry
 from .blanking import ReleaseError, normalise, student_notebook
 
-__all__ = ["ROOT", "solution_paths", "render", "source_hash", "helpers_hash", "question_ids", "release",
+__all__ = ["ROOT", "solution_paths", "render", "source_hash", "helpers_hash", "question_ids", "question_cells", "release",
            "check_release", "execute"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,11 +81,17 @@ def helpers_hash(root=ROOT):
 
 def question_ids(nb):
     """Question ids of the ``check("topic.part", ...)`` calls in a notebook, in order."""
-    ids = []
-    for cell in nb.cells:
+    return list(question_cells(nb))
+
+
+def question_cells(nb):
+    """``{qid: index of the first cell whose check call asks it}``."""
+    cells = {}
+    for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
-            ids += [q for q in _CHECK_CALL.findall(cell.source) if q not in ids]
-    return ids
+            for qid in _CHECK_CALL.findall(cell.source):
+                cells.setdefault(qid, index)
+    return cells
 
 
 def execute(nb, cwd, name="notebook", timeout=600):

@@ -71,7 +71,7 @@ def test_intensity_exact_and_symbolic():
 
 
 def test_layer_intensity_from_first_principles():
-    from helpers.layers import Conv2d, Linear
+    from helpers.layers import Conv2d, Linear, ReLU
     # VGG conv3_2 on a batch of 2: FLOPs / (input + output + weights) bytes
     flops = 2 * 2 * 56 * 56 * 256 * 256 * 9
     moved = 4 * (2 * 256 * 56 * 56 + 2 * 256 * 56 * 56 + 256 * 256 * 9)
@@ -80,4 +80,4 @@ def test_layer_intensity_from_first_principles():
     moved = 4 * (9216 * 4096 + 8 * 9216 + 8 * 4096)
     assert roofline.layer_intensity(Linear(4096), (9216,), batch=8) == pytest.approx(flops / moved)
     with pytest.raises(ValueError, match="covers Conv2d and Linear"):
-        roofline.layer_intensity(__import__("helpers.layers", fromlist=["ReLU"]).ReLU(), (3, 4, 4))
+        roofline.layer_intensity(ReLU(), (3, 4, 4))
