@@ -57,3 +57,11 @@ def test_golden_tables(name, request):
         path.write_text(json.dumps(payload, indent=1) + "\n")
     assert path.exists(), f"no golden table for {name}: run `make golden` and review it"
     assert json.loads(path.read_text()) == payload
+
+
+@pytest.mark.parametrize("name, width, v1", [("resnet50", 1.0, False), ("resnet50-v1", 1.0, True),
+                                             ("resnet50-half", 0.5, False)])
+def test_resnets_match_a_first_principles_count(name, width, v1):
+    from reference_resnet import resnet50_counts
+    t = summary(name).totals
+    assert (t["params"], t["macs"], t["activations"]) == resnet50_counts(width, v1)
