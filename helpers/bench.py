@@ -3,8 +3,11 @@
 For each batch size (run in ascending order): the median time of every layer
 over ``--repeats`` profiled runs after ``--warmup`` runs, its MACs, achieved
 GFLOP/s and share of this process's float32 GEMM peak; the median end-to-end
-time; the peak resident memory next to its budget (weights + the two largest
-activations + the largest convolution workspace + the interpreter's baseline).
+time; the peak resident memory next to its budget: weights + the two largest
+activations + the engine's workspaces and cached derived weights + the
+interpreter's baseline (measured before the weights are built). Nothing else
+is deducted: the input batch, the BLAS's buffers and malloc's slack all count
+against the engine.
 If ``torch`` is importable, the same network with the same weights runs side
 by side (its outputs compared, its leaves timed with hooks) and engine/torch
 ratios are reported. Times are noisy on shared machines: read the ratios of
@@ -21,7 +24,7 @@ import time
 
 import numpy as np
 
-from . import engine, kernels, torch_bridge, zoo
+from . import blas, engine, kernels, torch_bridge, zoo
 from .summary import summary
 
 __all__ = ["environment", "gemm_peak", "copy_bandwidth", "time_forward", "run", "format_text"]
@@ -29,37 +32,20 @@ __all__ = ["environment", "gemm_peak", "copy_bandwidth", "time_forward", "run", 
 
 def environment():
     """BLAS library, thread counts and the environment variables that change timings."""
-    blas = "unknown"
+    library = "unknown"
     try:
         config = np.__config__.CONFIG["Build Dependencies"]["blas"]
-        blas = f"{config.get('name')} {config.get('version')}"
+        library = f"{config.get('name')} {config.get('version')}"
     except (AttributeError, KeyError, TypeError):
         pass
-    env = {"numpy": np.__version__, "blas": blas, "cpus": os.cpu_count(),
-           "blas_threads": _blas_threads(),
+    env = {"numpy": np.__version__, "blas": library, "cpus": os.cpu_count(),
+           "blas_threads": blas.threads(),
            "variables": {k: v for k, v in sorted(os.environ.items())
                          if k.startswith(("OPENBLAS_", "OMP_", "MKL_", "GOTO"))}}
     if torch_bridge.available():
         import torch
         env["torch"], env["torch_threads"] = torch.__version__, torch.get_num_threads()
     return env
-
-
-def _blas_threads():
-    """OpenBLAS's thread count, read through ctypes from the library numpy loaded."""
-    import ctypes
-    try:
-        with open("/proc/self/maps") as maps:
-            libs = {line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line}
-    except OSError:
-        return None
-    for lib in libs:
-        handle = ctypes.CDLL(lib)
-        for symbol in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-                       "openblas_get_num_threads"):
-            if hasattr(handle, symbol):
-                return int(getattr(handle, symbol)())
-    return None
 
 
 def gemm_peak(n=2048, repeats=5):
@@ -145,6 +131,11 @@ def _torch_times(module, names, x, repeats, warmup):
     return 1e3 * statistics.median(total), {n: 1e3 * statistics.median(t) for n, t in per_leaf.items()}, out.numpy()
 
 
+def _input(batch, shape):
+    """The benchmark's input batch (seeded by its size, so that torch sees the same one)."""
+    return np.random.default_rng(batch).standard_normal((batch, *shape), dtype=np.float32)
+
+
 def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log=None):
     """Benchmark ``model_name``; returns the JSON-able result of ``bench --json``."""
     entry = zoo.entry(model_name)
@@ -158,7 +149,7 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
         if log:
             log(f"batch {batch} ...")
         s = summary(model_name, batch=batch)
-        x = np.random.default_rng(batch).standard_normal((batch, *shape)).astype(np.float32)
+        x = _input(batch, shape)
         for _ in range(warmup):
             engine.forward(model, params, x)
         totals, profiles = [], []
@@ -183,20 +174,20 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
                         "peak_rss_mib": round(rss, 1), "baseline_rss_mib": round(baseline, 1),
                         "workspace_mib": round(workspace / 2**20, 1),
                         "rss_ratio": round((rss - baseline) / max(budget, 1e-9), 3),
-                        "rss_budget_mib": round(budget + baseline, 1), "layers": layers,
-                        "_x": x, "_y": y})
+                        "rss_budget_mib": round(budget + baseline, 1), "layers": layers, "_y": y})
+        del x, y          # the next batch's peak should not include this one's input
     if use_torch and torch_bridge.available():
         leaves = {}
         module = torch_bridge.to_torch(model, params, shape, leaves=leaves)
         for result in results:
-            t_ms, per_leaf, ty = _torch_times(module, leaves, result["_x"], repeats, warmup)
+            t_ms, per_leaf, ty = _torch_times(module, leaves, _input(result["batch"], shape), repeats, warmup)
             result["torch_ms"] = round(t_ms, 2)
             result["engine_over_torch"] = round(result["engine_ms"] / t_ms, 3)
             result["max_rel_error"] = float(np.abs(result["_y"] - ty).max() / (np.abs(ty).max() or 1))
             for layer in result["layers"]:
                 layer["torch_ms"] = round(per_leaf[layer["name"]], 3)
     for result in results:
-        del result["_x"], result["_y"]
+        del result["_y"]
     return {"model": model_name, "env": environment(), "results": results}
 
 

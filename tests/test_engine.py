@@ -1,10 +1,12 @@
 """The numpy engine: fast paths against the naive loops and independent references."""
 
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from helpers import engine, kernels, winograd, zoo
+from helpers import blas, engine, kernels, winograd, zoo
 from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, GlobalAvgPool, Linear,
                             LocalResponseNorm, MaxPool2d, ReLU, SpaceToDepth)
 from helpers.model import Parallel, Sequential
@@ -56,6 +58,97 @@ def test_winograd_equals_im2col(batch, c_in, c_out, size, seed):
         np.testing.assert_allclose(wino, gemm, rtol=1e-4, atol=1e-4)
         ref, _ = naive_conv_counting(x[0].transpose(2, 0, 1).astype(np.float64), w.astype(np.float64), 1, pad, 1, 1)
         np.testing.assert_allclose(wino[0].transpose(2, 0, 1), ref + b[:, None, None], rtol=1e-4, atol=1e-4)
+
+
+def pipeline_mode(serial):
+    """The BLAS switch as found, or (``serial``) as if the BLAS could not be switched."""
+    from unittest import mock
+    return mock.patch.object(blas, "_FUNCTIONS", (None, None)) if serial else contextlib.nullcontext()
+
+
+@pytest.mark.parametrize("serial", [False, True], ids=["two pipelines", "serial fallback"])
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 3), st.integers(2, 9), st.integers(1, 2), st.sampled_from([1, 3, 5]),
+       st.integers(1, 2), st.integers(1, 5000), st.integers(0, 99))
+def test_blocks_that_span_images_give_the_definition(serial, batch, size, groups, k, stride, budget, seed):
+    """Tiny per-pipeline budgets make blocks of one or a few output rows that cross image
+    boundaries; the result must still be the convolution's definition."""
+    with pipeline_mode(serial):
+        _check_blocks(batch, size, groups, k, stride, budget, seed)
+
+
+def _check_blocks(batch, size, groups, k, stride, budget, seed):
+    rng = np.random.default_rng(seed)
+    c_in, c_out, pad = 2 * groups, 3 * groups, k // 2
+    x = rng.standard_normal((batch, size, size, c_in)).astype(np.float32)
+    w = rng.standard_normal((c_out, c_in // groups, k, k)).astype(np.float32)
+    b = rng.standard_normal(c_out).astype(np.float32)
+    out = (size + 2 * pad - k) // stride + 1
+    y, _ = kernels.conv2d(x, w, b, (stride, stride), ((pad, pad), (pad, pad)), (1, 1), groups, (out, out), budget)
+    for i in range(batch):
+        ref, _ = naive_conv_counting(x[i].transpose(2, 0, 1).astype(np.float64), w.astype(np.float64),
+                                     stride, pad, 1, groups)
+        np.testing.assert_allclose(y[i].transpose(2, 0, 1), ref + b[:, None, None], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("serial", [False, True], ids=["two pipelines", "serial fallback"])
+@settings(max_examples=20, deadline=None)
+@given(st.integers(2, 4), st.integers(3, 10), st.integers(1, 30000), st.integers(0, 99))
+def test_winograd_blocks_that_span_images(serial, batch, size, budget, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, size, size, 3)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    out = size - 2
+    with pipeline_mode(serial):
+        wino, _ = winograd.conv2d_winograd(x, w, b, ((0, 0), (0, 0)), (out, out), budget)
+    gemm, _ = kernels.conv2d(x, w, b, (1, 1), ((0, 0), (0, 0)), (1, 1), 1, (out, out))
+    np.testing.assert_allclose(wino, gemm, rtol=1e-4, atol=1e-4)
+
+
+@given(st.integers(0, 40), st.integers(0, 40), st.integers(1, 7))
+def test_segments_cover_the_range_within_images(start, length, per_image):
+    pieces = list(kernels.segments(start, start + length, per_image))
+    rows = [image * per_image + r for image, r0, r1, _ in pieces for r in range(r0, r1)]
+    assert rows == list(range(start, start + length))
+    assert all(0 <= r0 < r1 <= per_image for _, r0, r1, _ in pieces)
+    assert [offset for *_, offset in pieces] == [rows.index(i * per_image + r0) for i, r0, _, _ in pieces]
+
+
+def test_blas_switch_is_restored_and_optional(monkeypatch):
+    before = blas.threads()
+    with blas.single_threaded() as cores:
+        assert cores == before
+        assert blas.threads() == (1 if cores else None)
+    assert blas.threads() == before
+    monkeypatch.setattr(blas, "_FUNCTIONS", (None, None))
+    with blas.single_threaded() as cores:
+        assert cores is None and blas.threads() is None
+    seen = []
+    kernels.pipelines(5, lambda thread, i, j: seen.append((thread, i, j)))
+    assert seen == [(0, 0, 5)]
+
+
+@pytest.mark.parametrize("cores", [1, 2, 3, 5])
+def test_one_pipeline_per_blas_thread(monkeypatch, cores):
+    """As many pipelines as the BLAS had threads, covering the range once, each seeing a
+    single-threaded BLAS; the thread count is restored afterwards."""
+    state = {"threads": cores}
+    monkeypatch.setattr(blas, "_FUNCTIONS", (lambda: state["threads"], lambda n: state.update(threads=n)))
+    seen = []
+    kernels.pipelines(11, lambda part, i, j: seen.append((part, i, j, state["threads"])))
+    assert sorted(p for p, *_ in seen) == list(range(cores))
+    assert sorted(r for _, i, j, _ in seen for r in range(i, j)) == list(range(11))
+    assert {t for *_, t in seen} == {1} and state["threads"] == cores
+
+
+@pytest.mark.parametrize("serial", [False, True], ids=["two pipelines", "serial fallback"])
+def test_dense_layer_pipelines_equal_numpy(serial):
+    rng = np.random.default_rng(1)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((5, 37), (23, 37), (23,)))
+    with pipeline_mode(serial):
+        np.testing.assert_allclose(kernels.linear(x, w, b), x @ w.T + b, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(kernels.linear(x[:1], w[:1], None), x[:1] @ w[:1].T, rtol=1e-5, atol=1e-5)
 
 
 def torch_free_pool_reference(x, k, s, p, op, ceil_mode=False):
