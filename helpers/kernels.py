@@ -367,6 +367,7 @@ def space_to_depth(x, block):
 
 
 _POOL = None
+"""``(size, executor)`` shared by the kernels, created on first use."""
 
 
 def _split(n, work, parts=None):
@@ -384,10 +385,10 @@ def _split(n, work, parts=None):
     if parts == 1:
         work(0, 0, n)
         return
-    if _POOL is None or _POOL._max_workers < parts:
+    if _POOL is None or _POOL[0] < parts:
         from concurrent.futures import ThreadPoolExecutor
-        _POOL = ThreadPoolExecutor(parts, thread_name_prefix="workbook-kernel")
+        _POOL = (parts, ThreadPoolExecutor(parts, thread_name_prefix="workbook-kernel"))
     bounds = [n * p // parts for p in range(parts + 1)]
-    done = [_POOL.submit(work, p, bounds[p], bounds[p + 1]) for p in range(parts)]
+    done = [_POOL[1].submit(work, p, bounds[p], bounds[p + 1]) for p in range(parts)]
     for future in done:
         future.result()
