@@ -25,9 +25,10 @@ import time
 import numpy as np
 
 from . import blas, engine, kernels, torch_bridge, zoo
+from .formulas import flops
 from .summary import summary
 
-__all__ = ["environment", "gemm_peak", "copy_bandwidth", "time_forward", "run", "format_text"]
+__all__ = ["environment", "gemm_peak", "copy_bandwidth", "random_batch", "time_forward", "run", "format_text"]
 
 
 def environment():
@@ -131,8 +132,13 @@ def _torch_times(module, names, x, repeats, warmup):
     return 1e3 * statistics.median(total), {n: 1e3 * statistics.median(t) for n, t in per_leaf.items()}, out.numpy()
 
 
-def _input(batch, shape):
-    """The benchmark's input batch (seeded by its size, so that torch sees the same one)."""
+def random_batch(batch, shape):
+    """A float32 batch of standard normal values, seeded by its size (so that the torch
+    side of a benchmark, or a second run, sees the same one).
+
+    >>> random_batch(2, (3, 4, 4)).shape
+    (2, 3, 4, 4)
+    """
     return np.random.default_rng(batch).standard_normal((batch, *shape), dtype=np.float32)
 
 
@@ -149,7 +155,7 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
         if log:
             log(f"batch {batch} ...")
         s = summary(model_name, batch=batch)
-        x = _input(batch, shape)
+        x = random_batch(batch, shape)
         for _ in range(warmup):
             engine.forward(model, params, x)
         totals, profiles = [], []
@@ -162,7 +168,7 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
         layers = []
         for i, row in enumerate(s.rows):
             ms = statistics.median(p[i].ms for p in profiles)
-            gflops = 2 * row.macs / (ms / 1e3) / 1e9 if ms > 0 else 0.0
+            gflops = flops(row.macs) / (ms / 1e3) / 1e9 if ms > 0 else 0.0
             layers.append({"name": row.name, "kind": row.kind, "ms": round(ms, 3), "macs": row.macs,
                            "gflops": round(gflops, 1), "peak_share": round(gflops / peak, 3),
                            "bytes": profiles[-1][i].bytes})
@@ -180,7 +186,7 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
         leaves = {}
         module = torch_bridge.to_torch(model, params, shape, leaves=leaves)
         for result in results:
-            t_ms, per_leaf, ty = _torch_times(module, leaves, _input(result["batch"], shape), repeats, warmup)
+            t_ms, per_leaf, ty = _torch_times(module, leaves, random_batch(result["batch"], shape), repeats, warmup)
             result["torch_ms"] = round(t_ms, 2)
             result["engine_over_torch"] = round(result["engine_ms"] / t_ms, 3)
             result["max_rel_error"] = float(np.abs(result["_y"] - ty).max() / (np.abs(ty).max() or 1))

@@ -3,12 +3,11 @@
 The engine runs its convolutions as independent pipelines, one per BLAS thread
 (one per core by default), each gathering patches and calling a single-threaded
 GEMM on its own rows; for that it switches OpenBLAS to one thread for the
-duration of a layer. The
-switch goes through OpenBLAS's ``*_set_num_threads`` found with ``ctypes`` in
-the library numpy has loaded. Where that is impossible (another BLAS, no
-``/proc``, or a sandbox that refuses to load native libraries), the functions
-here report ``None``/``False`` and the engine falls back to one pipeline that
-uses the BLAS's own threads.
+duration of a layer. The switch goes through OpenBLAS's ``*_set_num_threads``,
+found with ``ctypes`` in the library numpy has loaded. Where that is impossible
+(another BLAS, no ``/proc``, or a sandbox that refuses to load native
+libraries), the functions here give ``None`` and the engine falls back to one
+pipeline that uses the BLAS's own threads.
 
 Examples
 --------

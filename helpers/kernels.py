@@ -26,9 +26,9 @@ __all__ = ["workspace", "release_workspace", "workspace_bytes", "new_output", "o
            "pipelines", "segments", "BLOCK_BYTES"]
 
 BLOCK_BYTES = 2 * 2**20
-"""Bound on each pipeline's patch matrix in :func:`conv2d` and on Winograd's per-pipeline
-buffers: small enough (a core's L2 here) to stay in the cache between the pass that
-writes a block and the GEMM that reads it. On AlexNet's first two convolutions at
+"""Bound on each pipeline's patch matrix in :func:`conv2d`: small enough (a core's L2
+here) to stay in the cache between the gather that writes a block and the GEMM that
+reads it (Winograd has its own, larger bound: ``winograd.BLOCK_BYTES``). On AlexNet's first two convolutions at
 batch 32, 1.5-3 MiB blocks ran 5-15 % faster than 0.5 MiB or 4-48 MiB ones."""
 
 _BUFFERS = {}

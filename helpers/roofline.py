@@ -29,7 +29,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .formulas import conv2d_elems, gemm_elems, gemm_macs
+from .formulas import conv2d_elems, flops, gemm_elems, gemm_macs
 
 __all__ = ["Machine", "TPU_V1", "HASWELL", "gemm_intensity", "flops_per_byte", "attainable",
            "ridge", "layer_intensity"]
@@ -70,7 +70,7 @@ def gemm_intensity(M, N, K):
 
 def flops_per_byte(M, N, K, bytes_per_elem=4):
     """FLOPs per byte moved for a GEMM with ``bytes_per_elem``-byte elements."""
-    return 2 * gemm_intensity(M, N, K) / bytes_per_elem
+    return flops(gemm_intensity(M, N, K)) / bytes_per_elem
 
 
 def attainable(machine, intensity):
@@ -106,4 +106,4 @@ def layer_intensity(layer, input_shape, batch=1, bytes_per_elem=4):
         elems = gemm_elems(out[0], batch, input_shape[0])
     else:
         raise ValueError(f"layer_intensity covers Conv2d and Linear, not {layer.kind}")
-    return 2 * layer.macs(input_shape) * batch / (elems * bytes_per_elem)
+    return flops(layer.macs(input_shape) * batch) / (elems * bytes_per_elem)

@@ -3,9 +3,20 @@
 
 def resnet50_counts(width=1.0, stride_on_1x1=False):
     """(params, MACs, activations) for one 3x224x224 image; every leaf output counted."""
-    totals = {"params": 0, "macs": 0, "acts": 0}
+    totals = _count(width, stride_on_1x1)
+    return totals["params"], totals["macs"], totals["acts"]
+
+
+def resnet50_conv_weights(width=1.0):
+    """Weights of the convolutions alone (no batch norm, no classifier)."""
+    return _count(width, False)["conv"]
+
+
+def _count(width, stride_on_1x1):
+    totals = {"params": 0, "macs": 0, "acts": 0, "conv": 0}
 
     def conv(cin, cout, k, side):
+        totals["conv"] += cout * cin * k * k
         totals["params"] += cout * cin * k * k
         totals["macs"] += side * side * cout * cin * k * k
         totals["acts"] += cout * side * side
@@ -39,4 +50,4 @@ def resnet50_counts(width=1.0, stride_on_1x1=False):
     totals["acts"] += cin + 1000                          # global pool, classifier
     totals["params"] += cin * 1000 + 1000
     totals["macs"] += cin * 1000
-    return totals["params"], totals["macs"], totals["acts"]
+    return totals
