@@ -50,7 +50,7 @@ def _positive(text):
 
 
 def _cmd_models(args):
-    from . import zoo
+    from helpers import zoo
     width = max(map(len, zoo.names()))
     for name in zoo.names():
         e = zoo.entry(name)
@@ -59,15 +59,15 @@ def _cmd_models(args):
 
 
 def _cmd_summary(args):
-    from .summary import summary
+    from helpers.summaries import summary
     s = summary(args.model, args.input, args.batch)
     print(json.dumps(s.to_dict()) if args.json else s)
     return 0
 
 
 def _cmd_rf(args):
-    from . import zoo
-    from .receptive import final_field, receptive_field
+    from helpers import zoo
+    from helpers.receptive import final_field, receptive_field
     model = zoo.get(args.model)
     fields, final = receptive_field(model), final_field(model)
     if args.json:
@@ -93,7 +93,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _cmd_check(args):
-    from .answers import judge, load_key
+    from helpers.answers.checking import judge, load_key
     entry = load_key().get(args.qid)
     verdict = judge(args.qid, args.value, entry)
     print(verdict.line())
@@ -102,28 +102,28 @@ def _cmd_check(args):
 
 def _cmd_release(args):
     if args.out:
-        from .publish import package
+        from helpers.release.publish import package
         files = package(args.out, args.root)
         print(f"wrote the student hand-out to {args.out}: {len(files)} files, no solutions")
         return 0
-    from .release import main as release_main
+    from helpers.release.build import main as release_main
     return release_main(args)
 
 
 def _cmd_html(args):
-    from .publish import render_html
+    from helpers.release.publish import render_html
     for path in render_html(args.out, args.root):
         print(f"wrote {path}")
     return 0
 
 
 def _cmd_bench(args):
-    from .bench import main as bench_main
+    from helpers.engine.bench import main as bench_main
     return bench_main(args)
 
 
 def _cmd_grade(args):
-    from .grade import main as grade_main
+    from helpers.grading.grade import main as grade_main
     return grade_main(args)
 
 
@@ -167,7 +167,7 @@ def _parser():
                                  "expression such as 'F_r*F_c*N_i'")
     p.set_defaults(run=_cmd_check)
 
-    from .release import ROOT
+    from helpers.release.build import ROOT
     p = sub.add_parser("release", help="regenerate notebooks/ and the answer key from solutions/",
                        description="Execute changed solution notebooks, store their outputs, "
                                    "rebuild the answer key and the student notebooks.")

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import prod
 
-from . import formulas as f
+from helpers import formulas as f
 
 __all__ = [
     "Layer", "Conv2d", "MaxPool2d", "AvgPool2d", "GlobalAvgPool", "Linear",

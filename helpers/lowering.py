@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .formulas import output_size
+from helpers.formulas import output_size
 
 __all__ = ["im2col", "conv2d_direct", "conv2d_im2col", "conv2d_shifted_gemms", "lowered_shapes"]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from math import prod
 
-from .layers import Conv2d, Layer
+from helpers.layers import Conv2d, Layer
 
 __all__ = ["Sequential", "Parallel", "Row", "walk", "trace", "leaves", "scale_width",
            "check_input_shape"]

@@ -17,8 +17,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from .formulas import output_size
-from .roofline import attainable, ridge
+from helpers.formulas import output_size
+from helpers.roofline import attainable, ridge
 
 __all__ = ["conv_diagram", "roofline", "heatmap", "grouped_bars"]
 

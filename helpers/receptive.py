@@ -32,8 +32,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .layers import Layer
-from .model import Sequential
+from helpers.layers import Layer
+from helpers.model import Sequential
 
 __all__ = ["Field", "rf_step", "receptive_field", "final_field"]
 

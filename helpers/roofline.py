@@ -29,7 +29,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .formulas import conv2d_elems, flops, gemm_elems, gemm_macs
+from helpers.formulas import conv2d_elems, flops, gemm_elems, gemm_macs
 
 __all__ = ["Machine", "TPU_V1", "HASWELL", "gemm_intensity", "flops_per_byte", "attainable",
            "ridge", "layer_intensity"]
@@ -96,7 +96,7 @@ def layer_intensity(layer, input_shape, batch=1, bytes_per_elem=4):
     >>> round(layer_intensity(Conv2d(256, 3, padding=1), (256, 56, 56)), 1)
     421.3
     """
-    from .layers import Conv2d, Linear
+    from helpers.layers import Conv2d, Linear
     out = layer.output_shape(input_shape)
     if isinstance(layer, Conv2d):
         kh, kw = layer.kernel_pair

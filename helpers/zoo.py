@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .layers import (AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, GlobalAvgPool,
+from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, GlobalAvgPool,
                      Linear, LocalResponseNorm, MaxPool2d, ReLU, SpaceToDepth)
-from .model import Parallel, Sequential, scale_width
+from helpers.model import Parallel, Sequential, scale_width
 
 __all__ = ["Entry", "names", "entry", "get", "alexnet", "vgg", "resnet50",
            "inception_naive", "inception_reduced"]

@@ -14,7 +14,7 @@ from helpers import formulas as f
 from helpers.layers import Conv2d, Linear
 from helpers.symbols import F, L, P, S, D
 
-from reference import naive_conv_counting
+from reference.conv import naive_conv_counting
 
 DATA = Path(__file__).parent / "data"
 

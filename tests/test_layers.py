@@ -19,7 +19,7 @@ def test_walk_names_follow_torch_conventions():
 
 
 def test_totals_are_row_sums_for_every_model():
-    from helpers.summary import summary
+    from helpers.summaries import summary
     for name in zoo.names():
         s = summary(name)
         for column in ("params", "macs", "activations"):

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from helpers import lowering, roofline
 from helpers.formulas import conv2d_macs
 from helpers.symbols import F_c, F_r, M_c, M_r, N_i, N_o
-from reference import naive_conv_counting
+from reference.conv import naive_conv_counting
 
 
 @settings(max_examples=40, deadline=None)

@@ -6,9 +6,9 @@ from hypothesis import given, settings, strategies as st
 
 from helpers import systolic
 from helpers.layers import SpaceToDepth
-from helpers.restack import restack_weights, space_to_depth
-from helpers.summary import summary
-from reference import naive_conv_counting
+from helpers.space_to_depth import restack_weights, space_to_depth
+from helpers.summaries import summary
+from reference.conv import naive_conv_counting
 
 
 def simulated_utilisation(rows, cols, R, C):

@@ -1,0 +1,236 @@
+"""``python -m helpers bench MODEL``: time the numpy engine layer by layer.
+
+For each batch size (run in ascending order): the median time of every layer
+over ``--repeats`` profiled runs after ``--warmup`` runs, its MACs, achieved
+GFLOP/s and share of this process's float32 GEMM peak; the median end-to-end
+time; the peak resident memory next to its budget: weights + the two largest
+activations + the engine's workspaces and cached derived weights + the
+interpreter's baseline (measured before the weights are built). Nothing else
+is deducted: the input batch, the BLAS's buffers and malloc's slack all count
+against the engine.
+If ``torch`` is importable, the same network with the same weights runs side
+by side (its outputs compared, its leaves timed with hooks) and engine/torch
+ratios are reported. Times are noisy on shared machines: read the ratios of
+one run, not absolute numbers across runs.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from helpers.engine import blas
+from helpers import engine
+from helpers.engine import kernels
+from helpers.engine import torch_bridge
+from helpers import zoo
+from helpers.formulas import flops
+from helpers.summaries import summary
+
+__all__ = ["environment", "gemm_peak", "copy_bandwidth", "random_batch", "time_forward", "run", "format_text"]
+
+
+def environment():
+    """BLAS library, thread counts and the environment variables that change timings."""
+    library = "unknown"
+    try:
+        config = np.__config__.CONFIG["Build Dependencies"]["blas"]
+        library = f"{config.get('name')} {config.get('version')}"
+    except (AttributeError, KeyError, TypeError):
+        pass
+    env = {"numpy": np.__version__, "blas": library, "cpus": os.cpu_count(),
+           "blas_threads": blas.threads(),
+           "variables": {k: v for k, v in sorted(os.environ.items())
+                         if k.startswith(("OPENBLAS_", "OMP_", "MKL_", "GOTO"))}}
+    if torch_bridge.available():
+        import torch
+        env["torch"], env["torch_threads"] = torch.__version__, torch.get_num_threads()
+    return env
+
+
+def gemm_peak(n=2048, repeats=5):
+    """float32 GEMM throughput (GFLOP/s) of ``n x n`` products, median of ``repeats``."""
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    out = np.empty_like(a)
+    np.matmul(a, a, out=out)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, a, out=out)
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def copy_bandwidth(nbytes=2**28, repeats=5):
+    """Memory bandwidth (bytes/s) of a large array copy: each byte read once, written once."""
+    src = np.ones(nbytes // 4, dtype=np.float32)
+    dst = np.empty_like(src)
+    np.copyto(dst, src)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.copyto(dst, src)
+        times.append(time.perf_counter() - start)
+    return 2 * src.nbytes / statistics.median(times)
+
+
+def time_forward(model, params, x, repeats=3, warmup=1):
+    """Median wall time (ms) of ``engine.forward(model, params, x)`` after ``warmup`` runs."""
+    for _ in range(warmup):
+        engine.forward(model, params, x)
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        engine.forward(model, params, x)
+        runs.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(runs)
+
+
+def _rss_mib():
+    """Peak resident memory of this process so far (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _current_rss_mib():
+    """Resident memory now (MiB), from /proc; the peak if /proc is not there."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return _rss_mib()
+
+
+def _torch_times(module, names, x, repeats, warmup):
+    """Median end-to-end and per-leaf times of a torch module (leaves timed with hooks)."""
+    import torch
+    stamps = {}
+
+    def pre(name):
+        return lambda *_: stamps.__setitem__(name, time.perf_counter())
+
+    def post(name):
+        return lambda *_: per_leaf[name].append(time.perf_counter() - stamps[name])
+
+    per_leaf = {name: [] for name in names}
+    handles = []
+    for name, leaf in names.items():
+        handles += [leaf.register_forward_pre_hook(pre(name)), leaf.register_forward_hook(post(name))]
+    with torch.inference_mode():
+        xt = torch.from_numpy(x)
+        for _ in range(warmup):
+            module(xt)
+        for times in per_leaf.values():
+            times.clear()
+        total = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            out = module(xt)
+            total.append(time.perf_counter() - start)
+    for h in handles:
+        h.remove()
+    return 1e3 * statistics.median(total), {n: 1e3 * statistics.median(t) for n, t in per_leaf.items()}, out.numpy()
+
+
+def random_batch(batch, shape):
+    """A float32 batch of standard normal values, seeded by its size (so that the torch
+    side of a benchmark, or a second run, sees the same one).
+
+    >>> random_batch(2, (3, 4, 4)).shape
+    (2, 3, 4, 4)
+    """
+    return np.random.default_rng(batch).standard_normal((batch, *shape), dtype=np.float32)
+
+
+def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log=None):
+    """Benchmark ``model_name``; returns the JSON-able result of ``bench --json``."""
+    entry = zoo.entry(model_name)
+    model, shape = entry.build(), entry.input_shape
+    peak = gemm_peak()
+    kernels.release_workspace()
+    baseline = _current_rss_mib()
+    params = engine.init_params(model, shape, seed=0)
+    results = []
+    for batch in sorted(set(batches)):
+        if log:
+            log(f"batch {batch} ...")
+        s = summary(model_name, batch=batch)
+        x = random_batch(batch, shape)
+        for _ in range(warmup):
+            engine.forward(model, params, x)
+        totals, profiles = [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            y, layer_times = engine.forward(model, params, x, profile=True)
+            totals.append(time.perf_counter() - start)
+            profiles.append(layer_times)
+        rss = _rss_mib()
+        layers = []
+        for i, row in enumerate(s.rows):
+            ms = statistics.median(p[i].ms for p in profiles)
+            gflops = flops(row.macs) / (ms / 1e3) / 1e9 if ms > 0 else 0.0
+            layers.append({"name": row.name, "kind": row.kind, "ms": round(ms, 3), "macs": row.macs,
+                           "gflops": round(gflops, 1), "peak_share": round(gflops / peak, 3),
+                           "bytes": profiles[-1][i].bytes})
+        workspace = kernels.workspace_bytes()
+        two_largest = sum(sorted((r.activations * 4 for r in s.rows), reverse=True)[:2])
+        budget = (s.weight_bytes() + two_largest + workspace) / 2**20
+        results.append({"batch": batch, "engine_ms": round(1e3 * statistics.median(totals), 2),
+                        "torch_ms": None, "gemm_peak_gflops": round(peak, 1),
+                        "peak_rss_mib": round(rss, 1), "baseline_rss_mib": round(baseline, 1),
+                        "workspace_mib": round(workspace / 2**20, 1),
+                        "rss_ratio": round((rss - baseline) / max(budget, 1e-9), 3),
+                        "rss_budget_mib": round(budget + baseline, 1), "layers": layers, "_y": y})
+        del x, y          # the next batch's peak should not include this one's input
+    if use_torch and torch_bridge.available():
+        leaves = {}
+        module = torch_bridge.to_torch(model, params, shape, leaves=leaves)
+        for result in results:
+            t_ms, per_leaf, ty = _torch_times(module, leaves, random_batch(result["batch"], shape), repeats, warmup)
+            result["torch_ms"] = round(t_ms, 2)
+            result["engine_over_torch"] = round(result["engine_ms"] / t_ms, 3)
+            result["max_rel_error"] = float(np.abs(result["_y"] - ty).max() / (np.abs(ty).max() or 1))
+            for layer in result["layers"]:
+                layer["torch_ms"] = round(per_leaf[layer["name"]], 3)
+    for result in results:
+        del result["_y"]
+    return {"model": model_name, "env": environment(), "results": results}
+
+
+def format_text(report):
+    """The human-readable form of a :func:`run` report."""
+    env = report["env"]
+    lines = [f"{report['model']}: numpy {env['numpy']}, BLAS {env['blas']}, {env['blas_threads']} BLAS "
+             f"threads, {env['cpus']} CPUs, variables {env['variables'] or 'none'}"
+             + (f", torch {env['torch']} ({env['torch_threads']} threads)" if "torch" in env else ", torch not installed")]
+    for r in report["results"]:
+        torch_part = (f"   torch {r['torch_ms']:,.1f} ms   engine/torch {r['engine_over_torch']:.2f}"
+                      f"   max rel. error {r['max_rel_error']:.1e}" if r["torch_ms"] else "")
+        lines += ["", f"batch {r['batch']}: engine {r['engine_ms']:,.1f} ms{torch_part}",
+                  f"  GEMM peak {r['gemm_peak_gflops']:.0f} GFLOP/s; peak RSS {r['peak_rss_mib']:,.0f} MiB "
+                  f"(budget {r['rss_budget_mib']:,.0f} MiB = weights + two largest activations + "
+                  f"{r['workspace_mib']:,.0f} MiB workspace and cached derived weights + "
+                  f"{r['baseline_rss_mib']:,.0f} MiB baseline; ratio {r['rss_ratio']:.2f})",
+                  f"  {'layer':<24}{'ms':>9}{'MACs':>16}{'GFLOP/s':>9}{'of peak':>9}" + ("   torch ms" if r["torch_ms"] else "")]
+        for layer in r["layers"]:
+            if layer["ms"] >= 0.05 or layer["macs"]:
+                extra = f"{layer['torch_ms']:>11.2f}" if "torch_ms" in layer else ""
+                lines.append(f"  {layer['name']:<24}{layer['ms']:>9.2f}{layer['macs']:>16,}"
+                             f"{layer['gflops']:>9.0f}{layer['peak_share']:>8.0%}{extra}")
+    return "\n".join(lines)
+
+
+def main(args):
+    """Entry point for the CLI subcommand."""
+    report = run(args.model, args.batch, args.repeats, args.warmup, not args.no_torch,
+                 log=lambda m: print(m, file=sys.stderr) if not args.json else None)
+    if args.json:
+        import json
+        print(json.dumps(report))
+    else:
+        print(format_text(report))
+    return 0

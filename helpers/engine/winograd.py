@@ -1,0 +1,148 @@
+"""Winograd F(2x2, 3x3) convolution for :mod:`helpers.engine` (NHWC, float32).
+
+Each 4x4 input tile gives a 2x2 output tile with 16 multiplies per (in, out)
+channel pair instead of 36 (Lavin & Gray, *Fast Algorithms for Convolutional
+Neural Networks*, CVPR 2016): an input transform ``B^T d B``, sixteen GEMMs
+``(tiles x C_in) @ (C_in x C_out)``, an output transform ``A^T m A``. The
+transforms are memory-bound numpy passes, so the engine uses it only when
+there are enough tiles for the saved multiplies to pay for them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from helpers.engine.kernels import _chunk, new_output, pad_nhwc, pipelines, segments, workspace
+
+__all__ = ["WINOGRAD_MIN_TILES", "winograd_applies", "winograd_weights", "conv2d_winograd", "cache_bytes", "BLOCK_BYTES"]
+
+
+def winograd_applies(kernel, stride, dilation, groups, tiles):
+    """Whether the Winograd kernel is used: 3x3, stride 1, dilation 1, ungrouped, and
+    enough output tiles (``tiles``) for the sixteen GEMMs to be efficient."""
+    return (kernel == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1
+            and tiles >= WINOGRAD_MIN_TILES)
+
+
+WINOGRAD_MIN_TILES = 512
+"""Below this many 2x2 output tiles in a batch, im2col's single GEMM is faster."""
+
+BLOCK_BYTES = 16 * 2**20
+"""Bound on each pipeline's buffers. The sixteen GEMMs have as many rows as the block
+has tiles, so bigger blocks run faster: on AlexNet's conv3/conv4 at batch 32, 2, 4, 16
+and 48 MiB reached about 95, 105, 125 and 135 % of the GEMM peak in useful-MAC terms.
+16 MiB is the compromise with memory (each pipeline holds a block)."""
+
+
+_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float32)
+_U_CACHE = {}
+
+
+def winograd_weights(weight):
+    """``U = G g G^T`` for every (out, in) pair: ``(16, C_in, C_out)``, cached per array."""
+    key = id(weight)
+    hit = _U_CACHE.get(key)
+    if hit is not None and hit[0] is weight:
+        return hit[1]
+    u = np.einsum("xa,oiab,yb->xyio", _G, weight, _G, optimize=True)
+    u = np.ascontiguousarray(u.reshape(16, weight.shape[1], weight.shape[0]), dtype=np.float32)
+    if len(_U_CACHE) > 256:
+        _U_CACHE.clear()
+    _U_CACHE[key] = (weight, u)
+    return u
+
+
+def _input_transform(xp, th, tw, v, rows):
+    """``v[4r + c]`` = entry (r, c) of ``B^T d B`` for every 4x4 tile ``d`` of ``xp``.
+
+    ``B^T = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]]`` is applied along the rows of
+    the whole padded image first (tiles overlap, so this reads each row once, not
+    twice), then along the columns straight into the GEMM buffer ``v``.
+    """
+    n, c = xp.shape[0], xp.shape[3]
+    x = [xp[:, i:i + 2 * th:2] for i in range(4)]                 # row i of every tile row
+    np.subtract(x[0], x[2], out=rows[0])
+    np.add(x[1], x[2], out=rows[1])
+    np.subtract(x[2], x[1], out=rows[2])
+    np.subtract(x[1], x[3], out=rows[3])
+    for r in range(4):
+        e = [rows[r][:, :, j:j + 2 * tw:2] for j in range(4)]
+        out = [v[4 * r + k].reshape(n, th, tw, c) for k in range(4)]
+        np.subtract(e[0], e[2], out=out[0])
+        np.add(e[1], e[2], out=out[1])
+        np.subtract(e[2], e[1], out=out[2])
+        np.subtract(e[1], e[3], out=out[3])
+
+
+def _output_transform(m, y, n, th, tw, thread=0):
+    """``y`` tiles = ``A^T m A`` with ``A^T = [[1,1,1,0],[0,1,-1,-1]]``."""
+    c = m.shape[-1]
+    mm = m.reshape(4, 4, n, th, tw, c)
+    s0 = np.add(mm[0], mm[1], out=workspace(f"wino_s0{thread}", mm[0].shape))
+    s0 += mm[2]
+    s1 = np.subtract(mm[1], mm[2], out=workspace(f"wino_s1{thread}", mm[0].shape))
+    s1 -= mm[3]
+    block = y.reshape(n, th, 2, tw, 2, c)
+    for i, s in enumerate((s0, s1)):
+        np.add(s[0], s[1], out=block[:, :, i, :, 0])
+        block[:, :, i, :, 0] += s[2]
+        np.subtract(s[1], s[2], out=block[:, :, i, :, 1])
+        block[:, :, i, :, 1] -= s[3]
+
+
+def cache_bytes():
+    """Bytes of cached transformed weights."""
+    return sum(entry[1].nbytes for entry in _U_CACHE.values())
+
+
+def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None):
+    """3x3, stride 1, dilation 1, ungrouped convolution by Winograd F(2x2, 3x3).
+
+    Each 4x4 input tile gives a 2x2 output tile with 16 multiplies per
+    (in, out) channel pair instead of 36: sixteen GEMMs
+    ``(tiles x C_in) @ (C_in x C_out)`` between an input transform
+    ``B^T d B`` and an output transform ``A^T m A`` (Lavin & Gray, 2016).
+    The rows of tiles of the batch are split between the pipelines
+    (:func:`helpers.kernels.pipelines`, one per core), each transforming, multiplying and
+    transforming back a block of rows at a time in buffers of about ``budget``
+    bytes (default ``BLOCK_BYTES``). Returns ``(y, workspace_bytes)``.
+    """
+    n, _, _, c_in = x.shape
+    c_out = weight.shape[0]
+    oh, ow = out_hw
+    th, tw = -(-oh // 2), -(-ow // 2)
+    (top, bottom), (left, right) = pads
+    xp = pad_nhwc(x, top, bottom + 2 * th - oh, left, right + 2 * tw - ow, key="padded")
+    u = winograd_weights(weight)
+    per_row = tw * 16 * (c_in + c_out) * 4 + 4 * xp.shape[2] * c_in * 4
+    exact = (2 * th, 2 * tw) == (oh, ow)
+    y = new_output((n, oh, ow, c_out))
+    held = []
+
+    def work(thread, start, stop):
+        block = _chunk(stop - start, per_row, budget or BLOCK_BYTES)
+        v = workspace(f"wino_v{thread}", (16, block * tw, c_in))
+        m = workspace(f"wino_m{thread}", (16, block * tw, c_out))
+        rows = workspace(f"wino_rows{thread}", (4, block, xp.shape[2], c_in))
+        held.append(v.nbytes + m.nbytes + rows.nbytes)
+        for first in range(start, stop, block):
+            last = min(stop, first + block)
+            t = (last - first) * tw
+            pieces = list(segments(first, last, th))
+            for image, r0, r1, offset in pieces:
+                _input_transform(xp[image:image + 1, 2 * r0:2 * r1 + 2], r1 - r0, tw,
+                                 v[:, offset * tw:(offset + r1 - r0) * tw],
+                                 rows[:, None, :r1 - r0])
+            np.matmul(v[:, :t], u, out=m[:, :t])
+            for image, r0, r1, offset in pieces:
+                # an odd output size: transform into a scratch block, keep its inside
+                tiles = (y[image:image + 1, 2 * r0:2 * r1] if exact else
+                         workspace(f"wino_out{thread}", (1, 2 * (r1 - r0), 2 * tw, c_out)))
+                _output_transform(m[:, offset * tw:(offset + r1 - r0) * tw], tiles, 1, r1 - r0, tw, thread)
+                if not exact:
+                    inside = min(oh, 2 * r1) - 2 * r0
+                    np.copyto(y[image, 2 * r0:2 * r0 + inside], tiles[0, :inside, :ow])
+    pipelines(n * th, work)
+    if bias is not None:
+        y += bias
+    return y, sum(held) + (xp.nbytes if xp is not x else 0)

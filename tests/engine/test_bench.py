@@ -1,0 +1,43 @@
+"""The bench command: its JSON form and its measurements' consistency (no timed assertions)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from helpers import engine, zoo
+from helpers.engine import bench
+
+
+def test_bench_json_form():
+    result = subprocess.run([sys.executable, "-m", "helpers", "bench", "tiny-branch", "--batch", "2", "1",
+                             "--repeats", "2", "--warmup", "1", "--json", "--no-torch"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["model"] == "tiny-branch" and "blas" in report["env"]
+    assert [r["batch"] for r in report["results"]] == [1, 2]          # ascending: peak RSS is monotone
+    for r in report["results"]:
+        assert r["torch_ms"] is None and r["engine_ms"] > 0 and r["gemm_peak_gflops"] > 0
+        assert r["peak_rss_mib"] >= r["baseline_rss_mib"] > 0
+        assert {"name", "ms", "macs", "gflops", "peak_share"} <= set(r["layers"][0])
+        assert sum(layer["macs"] for layer in r["layers"]) == 84928 * r["batch"]
+
+
+def test_bench_text_and_errors():
+    ok = subprocess.run([sys.executable, "-m", "helpers", "bench", "tiny-cnn", "--batch", "1", "--repeats", "1",
+                         "--no-torch"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "GEMM peak" in ok.stdout and "conv1" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "helpers", "bench", "nope"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "unknown model" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_measurement_helpers_are_positive_and_consistent():
+    assert bench.copy_bandwidth(nbytes=2**22, repeats=2) > 0
+    assert bench.gemm_peak(n=256, repeats=2) > 0
+    model = zoo.get("tiny-cnn")
+    params = engine.init_params(model, (3, 16, 16))
+    assert bench.time_forward(model, params, np.zeros((1, 3, 16, 16), np.float32), repeats=2) > 0
+    env = bench.environment()
+    assert env["cpus"] >= 1 and isinstance(env["variables"], dict)

@@ -1,0 +1,133 @@
+"""Every keyed question, answered from an independent computation or a published figure.
+
+Nothing here calls helpers' counting code: the values are written from the
+definitions (or cited), so a wrong helper or a wrong solution notebook fails here.
+"""
+
+import subprocess
+import sys
+
+import pytest
+
+from helpers.answers.checking import judge, load_key
+from reference.counts import ALEX_CONV_MACS, ALEX_FC_PARAMS, ALEX_MACS, ALEX_PARAMS, VGG16, VGG19
+
+
+
+def resnet_rf(stride_on_1x1):
+    r, j = 7, 2                       # conv1 7x7 stride 2
+    r, j = r + 2 * j, j * 2           # max pool 3x3 stride 2
+    for blocks, stride in ((3, 1), (4, 2), (6, 2), (3, 2)):
+        for b in range(blocks):
+            s = stride if b == 0 else 1
+            if stride_on_1x1:
+                j *= s
+                r += 2 * j
+            else:
+                r += 2 * j
+                j *= s
+    return r
+
+
+
+INDEPENDENT = {
+    "start.conv1_params": 11 * 11 * 3 * 96 + 96,
+    "start.gflop": 2 * ALEX_MACS / 1e9,
+    "start.rf_pool5": 195,                                   # google-research receptive_field table
+    "intensity.gemm_macs": "M*N*K",
+    "intensity.gemm_elems": "M*K + K*N + M*N",
+    "intensity.square_flops_per_byte": 2 * 1024**3 / (3 * 1024**2 * 4),
+    "intensity.max_at_fixed_macs": 1024 / 3,
+    "roofline.tpu_ridge": 92e12 / 34e9,
+    "roofline.matvec_gflops": 51e9 * 2 * 4096**2 / ((4096**2 + 2 * 4096) * 4) / 1e9,
+    "dense.mnist_macs": 784**2,
+    "dense.cifar_macs": 3072**2,
+    "dense.imagenet_macs": 150528**2,
+    "dense.quarter_hd_macs": (3 * 512 * 1024) ** 2,
+    "dense.hd_macs": (3 * 1024 * 2048) ** 2,
+    "dense.macs_formula": "(L_d*L_r*L_c)**2",
+    "dense.memory_formula": "(L_d*L_r*L_c)**2 + 2*L_d*L_r*L_c",
+    "dense.hd_weight_tb": (3 * 1024 * 2048) ** 2 * 4 / 1e12,
+    "dense.cifar_batch64_intensity": 3072**2 * 64 / (3072**2 + 2 * 3072 * 64),
+    "dense.apply_2048": "no",
+    "dense.apply_512": "no",
+    "conv.macs_per_output": "F_r*F_c*N_i",
+    "conv.total_macs": "F_r*F_c*N_i*N_o*M_r*M_c",
+    "conv.memory": "N_i*L_r*L_c + N_o*M_r*M_c + N_o*N_i*F_r*F_c",
+    "conv.scale_image_macs": 4,
+    "conv.scale_channels_memory": (2 * 512 * 56 * 56 + 512 * 512 * 9) / (2 * 256 * 56 * 56 + 256 * 256 * 9),
+    "conv.im2col_blowup": (3 * 11 * 11) * (55 * 55) / (3 * 227 * 227),
+    "padding.f1": 0, "padding.f3": 1, "padding.f5": 2, "padding.f4": (1, 2),
+    "stride.s1_output": 224,
+    "stride.s2_output": (224 + 2 - 3) // 2 + 1,
+    "stride.lowered_n": 112 * 112,
+    "resize.apply_512x1024": "yes",
+    "resize.apply_512x512": "yes",
+    "resize.resnet_final_map": (512 // 32, 1024 // 32),
+    "alexnet.params": ALEX_PARAMS,
+    "alexnet.fc_param_share": ALEX_FC_PARAMS / ALEX_PARAMS,
+    "alexnet.conv_mac_share": ALEX_CONV_MACS / ALEX_MACS,
+    "vgg16.params": 138_357_544,                              # torchvision documentation
+    "vgg19.params": 143_667_240,                              # torchvision documentation
+    "vgg16.activations": VGG16[2],
+    "vgg19.activations": VGG19[2],
+    "inception.naive_macs": 1024 * 256 * (128 + 192 * 9 + 96 * 25),
+    "inception.reduced_macs": 1024 * (256 * 128 + 256 * 128 + 128 * 192 * 9 + 256 * 32 + 32 * 96 * 25 + 256 * 64),
+    "inception.ratio": (256 * (128 + 192 * 9 + 96 * 25))
+                       / (256 * 128 + 256 * 128 + 128 * 192 * 9 + 256 * 32 + 32 * 96 * 25 + 256 * 64),
+    "inception.branch3_macs": "1024*256*r + 1024*r*192*9",
+    "rf.resnet50": resnet_rf(stride_on_1x1=True),
+    "rf.resnet50_torchvision": resnet_rf(stride_on_1x1=False),
+    "width.feature_memory": 1 / 2,                           # the textbook approximations
+    "width.filter_memory": 1 / 4,
+    "width.compute": 1 / 4,
+    "tpu.a": 3 * 48 / 65536,
+    "tpu.balance_reuse": 65536 * 700e6 / 34e9,
+    "tpu.b": 38,                                             # 37^2 = 1369 < 1400 <= 38^2
+    "tpu.c": 48 * 48 / 65536,
+    "gap.output_size": 1024,
+    "gap.macs": 1024 * 16 * 32,
+    "rnn.jacobian_nonzeros": 64,
+    "rnn.mixes": "no",
+    "rnn.state_macs_diagonal": 64,
+    "cpu.macs_per_image": ALEX_MACS,
+    "cpu.weight_mib": ALEX_PARAMS * 4 / 2**20,
+    "cpu.largest_layer": max({"conv1": 55 * 55 * 96 * 363, "conv2": 27 * 27 * 256 * 2400,
+                              "conv3": 13 * 13 * 384 * 2304, "conv4": 13 * 13 * 384 * 3456,
+                              "conv5": 13 * 13 * 256 * 3456, "fc6": 9216 * 4096}.items(),
+                             key=lambda item: item[1])[0],
+    "gpu.conv_bias_bytes": (96 + 256 + 384 + 384 + 256) * 4,
+    "gpu.input_tile": (16 + 5 - 1) ** 2,
+}
+
+WRONG = {   # plausible mistakes that must not pass
+    "dense.mnist_macs": 6_150_000, "alexnet.params": 61_100_344, "vgg16.activations": 24_000_000,
+    "inception.naive_macs": 17_748_038_336, "rf.resnet50": 142, "width.filter_memory": 1 / 2,
+    "width.feature_memory": 1 / 4, "stride.s2_output": 111, "tpu.a": 144 / 65536 * 100,
+    "resize.apply_512x512": "no", "conv.macs_per_output": "F_r*F_c*N_i*N_o",
+}
+
+
+def test_every_keyed_question_has_an_independent_answer():
+    assert set(load_key()) - set(INDEPENDENT) == set(), "add an independent value for new questions"
+    assert set(INDEPENDENT) - set(load_key()) == set()
+
+
+@pytest.mark.parametrize("qid", sorted(INDEPENDENT))
+def test_keyed_answer_matches_independent_value(qid):
+    verdict = judge(qid, INDEPENDENT[qid], load_key()[qid])
+    assert verdict.status == "correct", verdict.line()
+
+
+@pytest.mark.parametrize("qid", sorted(WRONG))
+def test_plausible_mistakes_are_rejected(qid):
+    assert judge(qid, WRONG[qid], load_key()[qid]).status == "wrong"
+
+
+@pytest.mark.parametrize("qid, value", [("rf.resnet50", "483"), ("tpu.c", "0.03515625"),
+                                        ("conv.total_macs", "M_r*M_c*N_o*N_i*F_r*F_c"),
+                                        ("padding.f4", "(1, 2)"), ("rnn.mixes", "no")])
+def test_cli_check_accepts_each_kind(qid, value):
+    result = subprocess.run([sys.executable, "-m", "helpers", "check", qid, value],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr

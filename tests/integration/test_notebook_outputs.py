@@ -1,0 +1,99 @@
+"""Numbers the solution notebooks display (beyond keyed answers), each against a value
+written here from first principles or a cited figure. Timing outputs are not checked."""
+
+import math
+
+import nbformat
+import pytest
+
+from helpers.release.build import ROOT
+from reference.resnet import resnet50_conv_weights, resnet50_counts
+
+
+def shown(notebook):
+    """Everything the stored outputs of a solution notebook print."""
+    nb = nbformat.read(str(ROOT / "solutions" / f"{notebook}.ipynb"), 4)
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append("".join(out.get("text", "")))
+            parts += ["".join(v) if isinstance(v, list) else str(v) for k, v in out.get("data", {}).items()
+                      if k in ("text/plain", "text/html")]
+    return "\n".join(parts)
+
+
+from reference.counts import ALEX_CONV, ALEX_GROUPED_CONV, VGG16, VGG19, vgg_counts  # noqa: E402
+
+
+ALEX_FC_PARAMS = 9216 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000
+INCEPTION_3X3_PER_R = 32 * 32 * (256 + 192 * 9)      # 1x1 256 -> r, then 3x3 r -> 192, per unit of r
+
+
+def inception_params(c_in, c1, r3, c3, r5, c5, proj):
+    """Parameters of one inception module (convolutions with biases)."""
+    conv = lambda cin, cout, k: k * k * cin * cout + cout
+    return (conv(c_in, c1, 1) + conv(c_in, r3, 1) + conv(r3, c3, 3) + conv(c_in, r5, 1)
+            + conv(r5, c5, 5) + conv(c_in, proj, 1))
+
+
+# notebook 06's model answer for (e): stem 3 -> 64, three modules, classifier 352 -> 10
+DESIGN_PARAMS = (3 * 3 * 3 * 64 + 64) + inception_params(64, 32, 48, 64, 8, 16, 16) \
+    + inception_params(128, 64, 64, 96, 16, 48, 32) + inception_params(240, 96, 96, 128, 24, 64, 64) \
+    + 352 * 10 + 10
+
+full = resnet50_counts(1.0)
+half = resnet50_counts(0.5)
+ALEX_FC = 9216 * 4096 + 4096 * 4096 + 4096 * 1000
+VGG16_CONV_OUT = 2 * 224 * 224 * 64 + 2 * 112 * 112 * 128 + 3 * 56 * 56 * 256 + 3 * 28 * 28 * 512 + 3 * 14 * 14 * 512
+
+EXPECTED = {
+    "02-dense-layers": [f"{n * n + 2 * n:,} elements = {4 * (n * n + 2 * n) / 10**power:.1f} {unit}B"
+                        for n, power, unit in ((784, 6, "M"), (3072, 6, "M"), (150528, 9, "G"),
+                                               (3 * 512 * 1024, 12, "T"), (3 * 1024 * 2048, 12, "T"))],
+    "03-conv-as-gemm": [repr(math.sqrt((256 * 256 * 9) / (256 + 256)))],               # filter = activations
+    "04-padding-and-stride": [f"({(224 + 4 - 3) // 1 + 1}, {(224 + 4 - 3) // 2 + 1})",
+                              f"(64, {224 * 224}, {64 * 9})", f"(64, {112 * 112}, {64 * 9})", "(2048, 16, 32)"],
+    "05-alexnet-vgg": [
+        # two-GPU AlexNet: conv2, conv4, conv5 see half the input maps
+        f"{55 * 55 * 96 * 363 + 27 * 27 * 256 * 48 * 25 + 13 * 13 * 384 * 256 * 9 + 13 * 13 * 384 * 192 * 9 + 13 * 13 * 256 * 192 * 9 + ALEX_FC:,}",
+        # torchvision AlexNet: 64/192/384/256/256 maps on 224 x 224
+        f"{55 * 55 * 64 * 363 + 27 * 27 * 192 * 64 * 25 + 13 * 13 * 384 * 192 * 9 + 13 * 13 * 256 * 384 * 9 + 13 * 13 * 256 * 256 * 9 + ALEX_FC:,}",
+        # VGG-16, every leaf output: convs twice (ReLU), pools, flatten, dense twice (ReLU), dropouts, fc8
+        f"{2 * VGG16_CONV_OUT + 112 * 112 * 64 + 56 * 56 * 128 + 28 * 28 * 256 + 14 * 14 * 512 + 7 * 7 * 512 * 2 + 4096 * 6 + 1000:,}",
+        f"{ALEX_CONV + ALEX_FC_PARAMS:,}   MACs", f"{ALEX_GROUPED_CONV + ALEX_FC_PARAMS:,}   MACs",
+        "61,100,840   MACs",                                   # torchvision's documented count
+        f"weights {4 * (ALEX_CONV + ALEX_FC_PARAMS) / 1e6:.1f} MB",
+        *[f"stored {stored:,} values = {4 * stored / 2**20:.1f} MiB" for _, _, stored in (VGG16, VGG19)],
+        *[f"weights {4 * params / 2**20:.1f} MiB;  MACs {macs:,}" for params, macs, _ in (VGG16, VGG19)],
+    ],
+    "06-inception": [f"{1024 * 128 * 256:,}", f"{1024 * 192 * 256 * 9:,}", f"{1024 * 96 * 256 * 25:,}",
+                     f"{1024 * (256 * 128 + 128 * 192 * 9):,}", f"{1024 * (256 * 32 + 32 * 96 * 25):,}",
+                     f"{1024 * 256 * 64:,}", "(672, 32, 32)", "(480, 32, 32)", repr(6912 / 31),
+                     f"{INCEPTION_3X3_PER_R}⋅r", f"parameters {DESIGN_PARAMS:,}"],
+    "07-receptive-field-and-width": [f"{v:,}" for v in full + half]
+        + [f"ratio {h / f:.4f}" for f, h in zip(full, half)] + ["size=483", "size=427", "impulse span: 17",
+           f"convolution weights only: ratio {resnet50_conv_weights(0.5) / resnet50_conv_weights(1.0):.4f}"],
+    "08-tpu-utilisation": [f"{65536 * 700e6 / 34e9:,.1f}", f"{54 * 54 * 48 * 3 * 49:,}", f"{54 * 54 * 48 * 48 * 4:,}",
+                           f"{(54 * 54 * 48 * 48 * 4) / (54 * 54 * 48 * 3 * 49):.3f}", "(16 x)",
+                           "1,400: 38", ": 37", f"centre tap {3 * 48 / 65536:.5f}", f"restacked {48 * 48 / 65536:.5f}",
+                           f"params {7 * 7 * 3 * 48 + 48:,}", f"params {2 * 2 * 48 * 48 + 48:,}"],
+    "09-pooling-and-rnn": [f"{1024 * 512:,}", f"{1024 * 16 * 32 * 1024:,}", f"full {64 * 64:,}, diagonal 64"],
+    # single-tower AlexNet: one fp32 bias per output channel of its five convolutions
+    "10-alexnet-inference-cpu": [f"conv biases {4 * (96 + 256 + 384 + 384 + 256)} B",
+                                 f"MACs {half[1] / full[1]:.2f}"],
+}
+
+
+@pytest.mark.parametrize("notebook", sorted(EXPECTED))
+def test_displayed_numbers(notebook):
+    text = shown(notebook)
+    missing = [value for value in EXPECTED[notebook] if value not in text]
+    assert not missing, missing
+
+
+def test_prose_sizes_match_the_engine():
+    """The block sizes notebook 10's text quotes are the engine's."""
+    from helpers.engine import kernels
+    nb = nbformat.read(str(ROOT / "solutions" / "10-alexnet-inference-cpu.ipynb"), 4)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert f"into a {kernels.BLOCK_BYTES // 2**20} MiB matrix" in prose

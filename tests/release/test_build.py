@@ -1,0 +1,126 @@
+"""Release: solution -> student copy, markers, key, byte stability, --check."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from helpers.release.blank import ReleaseError, blank_source, student_notebook
+from helpers.release.build import ROOT, check_release, read, release, render
+
+DATA = Path(__file__).parents[1] / "data" / "release"
+
+
+def test_round_trip_matches_reviewed_fixture():
+    nb = read(DATA / "01-fixture.ipynb")
+    assert render(student_notebook(nb, "01-fixture.ipynb")) == (DATA / "01-fixture.expected.ipynb").read_text()
+
+
+def test_release_is_byte_stable_and_leaves_the_solution_alone():
+    nb = read(DATA / "01-fixture.ipynb")
+    before = render(nb)
+    once = render(student_notebook(nb, "x"))
+    assert render(student_notebook(read(DATA / "01-fixture.ipynb"), "x")) == once
+    assert render(nb) == before
+
+
+def test_student_copy_has_no_solution_text():
+    text = (DATA / "01-fixture.expected.ipynb").read_text()
+    for secret in ("3 / 256", "secret = 42", "Because it is so", "n * n * k", "64, width",
+                   "Divide the used rows", "points=2", "rtol"):
+        assert secret not in text
+
+
+def nb_with(*cells):
+    nb = new_notebook()
+    nb.cells = list(cells)
+    return nb
+
+
+@pytest.mark.parametrize("source, message", [
+    ("### BEGIN SOLUTION\nx = 1", "BEGIN SOLUTION without an END SOLUTION"),
+    ("x = 1\n### END SOLUTION", "END SOLUTION without a BEGIN SOLUTION"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "inside another solution region"),
+    ("### BEGIN SOLUTION\nprint(1)\n### END SOLUTION", "assigns nothing"),
+    ("### BEGIN SOLUTION\nx = (\n### END SOLUTION", "not valid Python"),
+    ("### BEGIN SOLUTON\nx = 1\n### END SOLUTION", "malformed marker"),
+])
+def test_bad_markers_name_notebook_and_cell(source, message):
+    with pytest.raises(ReleaseError) as err:
+        student_notebook(nb_with(new_markdown_cell("hi"), new_code_cell(source)), "07-demo.ipynb")
+    assert message in str(err.value) and "07-demo.ipynb, cell 1" in str(err.value)
+
+
+def test_markers_in_markdown_or_tagged_cells_are_errors():
+    with pytest.raises(ReleaseError, match="belong in code cells"):
+        student_notebook(nb_with(new_markdown_cell("### BEGIN SOLUTION\nx\n### END SOLUTION")), "a")
+    cell = new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")
+    cell.metadata["tags"] = ["solution"]
+    with pytest.raises(ReleaseError, match="must not also contain markers"):
+        student_notebook(nb_with(cell), "a")
+
+
+def test_indented_region_keeps_its_indent():
+    src = "for i in range(2):\n    ### BEGIN SOLUTION\n    y = i * 2\n    ### END SOLUTION\n    print(y)"
+    assert blank_source(src, "n", 0) == "for i in range(2):\n    y = ...  # your answer\n    print(y)"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("project")
+    (root / "solutions").mkdir()
+    (root / "helpers").mkdir()
+    shutil.copy(DATA / "01-fixture.ipynb", root / "solutions" / "01-fixture.ipynb")
+    changed = release(root, log=lambda *a: None)
+    return root, changed
+
+
+def test_full_release_in_a_fresh_project(project):
+    root, changed = project
+    assert {p.name for p in changed} == {"01-fixture.ipynb", "answer_key.json"}
+    key = json.loads((root / "helpers" / "answers" / "answer_key.json").read_text())
+    assert sorted(key["questions"]) == ["fx.depth", "fx.ratio", "fx.side", "fx.word"]
+    ratio = key["questions"]["fx.ratio"]
+    assert (ratio["points"], ratio["rtol"], ratio["kind"]) == (2, 0.01, "real")
+    assert ratio["hint"] == "Divide the used rows by the array's rows."
+    assert key["questions"]["fx.word"]["kind"] == "text"
+    solution = read(root / "solutions" / "01-fixture.ipynb")
+    assert [o["text"] for o in solution.cells[2].outputs] == ["✓ fx.ratio: correct.\n"]
+    assert (root / "notebooks" / "01-fixture.ipynb").read_text() == (DATA / "01-fixture.expected.ipynb").read_text()
+    assert check_release(root) == []
+    assert release(root, log=lambda *a: None) == []          # nothing changes the second time
+
+
+def test_check_names_what_is_out_of_date(project):
+    root, _ = project
+    student = root / "notebooks" / "01-fixture.ipynb"
+    good = student.read_text()
+    student.write_text(good.replace("your answer", "my answer"))
+    (root / "notebooks" / "02-stray.ipynb").write_text(good)
+    try:
+        problems = check_release(root)
+        assert "notebooks/01-fixture.ipynb: differs from what solutions/01-fixture.ipynb generates" in problems
+        assert "notebooks/02-stray.ipynb: has no solution notebook" in problems
+    finally:
+        student.write_text(good)
+        (root / "notebooks" / "02-stray.ipynb").unlink()
+    nb = read(root / "solutions" / "01-fixture.ipynb")
+    nb.cells[1].source += "\nscale = 4"
+    edited = root / "solutions" / "01-fixture.ipynb"
+    original = edited.read_text()
+    edited.write_text(render(nb))
+    try:
+        assert any("out of date for solutions/01-fixture.ipynb" in p for p in check_release(root))
+    finally:
+        edited.write_text(original)
+
+
+def test_repository_release_is_up_to_date():
+    assert check_release(ROOT) == []
+    result = subprocess.run([sys.executable, "-m", "helpers", "release", "--check"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
