@@ -216,3 +216,17 @@ def test_written_answers_are_not_judged_by_check():
     assert verdict.status == "manual" and "by hand" in verdict.message
     with pytest.raises(ValueError):
         manual_entry(0)
+
+
+def test_grading_mode_records_and_never_opens_an_explanation(monkeypatch):
+    from helpers.answers import checking, unlock
+    sealed = unlock.seal("t.int", "the story of 105415200", ["105415200"])
+    monkeypatch.setattr(checking, "load_key", lambda: {"t.int": {**INT, "unlock": sealed}})
+    monkeypatch.setattr(unlock, "open_sealed", lambda *a: pytest.fail("grading opened an explanation"))
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: shown.append(a))
+    monkeypatch.setenv(checking.MODE_ENV, "grade")
+    assert checking.check("t.int", 105415200).status == "recorded"
+    assert shown == [({checking.MIME: {"qid": "t.int", "value": {"int": "105415200"}}},)]
+    # the verdict the grader computes does not depend on the sealed text
+    assert judge("t.int", 105415200, {**INT, "unlock": sealed}) == judge("t.int", 105415200, INT)
