@@ -307,3 +307,22 @@ def test_answer_cell_rules():
     assert helper_calls("s = summary('alexnet').totals['params']\ncheck('a.p', s)") == ["calls summary"]
     assert helper_calls("from helpers.receptive import final_field\nx = 1\ncheck('r.f', x)") == ["imports final_field"]
     assert helper_calls("def utilisation(r, c):\n    return r * c / 256**2\ncheck('t.a', utilisation(3, 48))") == []
+
+
+# --- tolerances are what the notebooks say ------------------------------------------------------------
+
+def _percent_forms(rtol):
+    """How a notebook may write a tolerance: ``10 %``, ``10%``, ``10\\,\\%``, ``0.1``."""
+    pct = f"{rtol * 100:g}"
+    return [f"{pct} %", f"{pct}%", f"{pct}\\,\\%", f"{pct} \\%", f"{pct}\\%", f"{pct}~\\%", f"rtol={rtol:g}"]
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_stated_tolerances_match_the_key(name):
+    """A real answer with a tolerance other than the default says it in the student copy."""
+    nb = nbformat.read(str(ROOT / "notebooks" / name), as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    unstated = [f"{q} (rtol {e['rtol']:g})" for q, e in _questions(name).items()
+                if e["kind"] == "real" and e["rtol"] != 0.005
+                and not any(form in text for form in _percent_forms(e["rtol"]))]
+    assert not unstated, f"{name}: tolerances the problem text does not state: {', '.join(unstated)}"
