@@ -34,6 +34,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -153,7 +154,7 @@ def leaks(name, texts, questions, givens=frozenset()):
             if where != "markdown":
                 candidates.setdefault(("output word", value), (index, where))
     accepts = {"number": ("int", "real"), "tuple": ("tuple",), "word": ("text",), "output word": ("text",)}
-    found = []
+    jobs = []
     for (kind, value), (index, where) in sorted(candidates.items(), key=lambda kv: (kv[1][0], str(kv[0]))):
         if value in givens:
             continue
@@ -164,9 +165,11 @@ def leaks(name, texts, questions, givens=frozenset()):
                 continue                              # judged in outputs only ("output word")
             if kind == "number" and entry["kind"] == "int" and not float(value).is_integer():
                 continue
-            if judge(qid, value, entry).status == "correct":
-                found.append(f"{name} cell {index} ({where}): {value!r} is accepted for {qid}")
-    return sorted(set(found))
+            jobs.append((qid, value, entry, f"{name} cell {index} ({where}): {value!r} is accepted for {qid}"))
+    # PBKDF2 releases the GIL: two threads judge twice as fast when the other core is free
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        accepted = pool.map(lambda job: judge(*job[:3]).status == "correct", jobs)
+        return sorted({job[3] for job, ok in zip(jobs, accepted) if ok})
 
 
 # --- the notebooks -------------------------------------------------------------------------------
