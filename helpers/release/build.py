@@ -96,6 +96,15 @@ def question_cells(nb):
     return cells
 
 
+def _kernel_manager(folder):
+    """A kernel talking over local sockets in ``folder`` (POSIX), not unencrypted TCP:
+    private to this user, and no "running over TCP without encryption" warning."""
+    from jupyter_client.manager import KernelManager
+    if os.name != "posix":  # pragma: no cover - no IPC transport on Windows
+        return KernelManager(kernel_name="python3")
+    return KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(folder) / "kernel"))
+
+
 def execute(nb, cwd, name="notebook", timeout=600):
     """Run ``nb`` in a fresh kernel in release mode; return ``(nb, records)``."""
     from nbclient import NotebookClient
@@ -105,7 +114,7 @@ def execute(nb, cwd, name="notebook", timeout=600):
         saved = {k: os.environ.get(k) for k in (RECORD_ENV, "WORKBOOK_MODE", "PYTHONHASHSEED")}
         os.environ.update({RECORD_ENV: str(record), "WORKBOOK_MODE": "release", "PYTHONHASHSEED": "0"})
         try:
-            NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
+            NotebookClient(nb, km=_kernel_manager(tmp), timeout=timeout, coalesce_streams=True,
                            resources={"metadata": {"path": str(cwd)}}).execute()
         except CellExecutionError as err:
             failed = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(
@@ -149,6 +158,9 @@ def _write_key(path, key):
 def release(root=ROOT, force=False, log=print):
     """Regenerate ``notebooks/`` and the key from ``solutions/``; return changed paths."""
     root = Path(root)
+    if not solution_paths(root):
+        raise ReleaseError(f"no solution notebooks in {root / 'solutions'}: nothing to release from "
+                           "(a student hand-out never regenerates its notebooks)")
     key_path = root / KEY_REL
     old = _load_key(key_path)
     key = {"format": 1, "notebooks": {}, "questions": {}}
