@@ -124,3 +124,21 @@ def test_repository_release_is_up_to_date():
     result = subprocess.run([sys.executable, "-m", "helpers", "release", "--check"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_release_kernels_use_local_sockets_and_print_no_tcp_warning(tmp_path, capfd):
+    from helpers.release.build import execute
+    nb = new_notebook(cells=[new_code_cell("import os; print(os.getcwd())")])
+    nb, records = execute(nb, tmp_path, "tiny.ipynb", timeout=60)
+    assert nb.cells[0].outputs[0]["text"] == f"{tmp_path}\n" and records == []
+    assert "without encryption" not in capfd.readouterr().err
+
+
+def test_release_refuses_a_project_without_solutions(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "00-mine.ipynb").write_text("my answers")
+    result = subprocess.run([sys.executable, "-m", "helpers", "release", "--root", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "no solution notebooks" in result.stderr
+    assert (tmp_path / "notebooks" / "00-mine.ipynb").read_text() == "my answers"
+    assert not (tmp_path / "helpers").exists()
