@@ -155,12 +155,31 @@ def _write_key(path, key):
     path.write_text(json.dumps(key, indent=1, sort_keys=True) + "\n")
 
 
+def _worked_in(path):
+    """Whether a student notebook was run in Jupyter (a generated copy has no outputs)."""
+    if not path.exists():
+        return False
+    try:
+        cells = json.loads(path.read_text()).get("cells", [])
+    except ValueError:
+        return True                      # not a notebook we wrote: someone's file
+    return any(c.get("outputs") or c.get("execution_count") for c in cells if c.get("cell_type") == "code")
+
+
 def release(root=ROOT, force=False, log=print):
-    """Regenerate ``notebooks/`` and the key from ``solutions/``; return changed paths."""
+    """Regenerate ``notebooks/`` and the key from ``solutions/``; return changed paths.
+
+    Refuses, changing nothing, when a student notebook it would rewrite has outputs (someone
+    ran or answered it there); a notebook without a solution is reported, never deleted.
+    """
     root = Path(root)
     if not solution_paths(root):
         raise ReleaseError(f"no solution notebooks in {root / 'solutions'}: nothing to release from "
                            "(a student hand-out never regenerates its notebooks)")
+    worked = [p.name for p in solution_paths(root) if _worked_in(root / "notebooks" / p.name)]
+    if worked:
+        raise ReleaseError(f"notebooks/{', notebooks/'.join(worked)}: was run here (it has outputs) and may hold "
+                           "answers; release would overwrite it: move it away first")
     key_path = root / KEY_REL
     old = _load_key(key_path)
     key = {"format": 1, "notebooks": {}, "questions": {}}
@@ -197,8 +216,7 @@ def release(root=ROOT, force=False, log=print):
     expected = {p.name for p in solution_paths(root)}
     for stale in sorted((root / "notebooks").glob("*.ipynb")):
         if stale.name not in expected:
-            stale.unlink()
-            changed.append(stale)
+            log(f"notebooks/{stale.name}: has no solution notebook; left in place (delete it if it is stale)")
     if _load_key(key_path) != key:
         _write_key(key_path, key)
         changed.append(key_path)

@@ -142,3 +142,27 @@ def test_release_refuses_a_project_without_solutions(tmp_path):
     assert result.returncode == 2 and "no solution notebooks" in result.stderr
     assert (tmp_path / "notebooks" / "00-mine.ipynb").read_text() == "my answers"
     assert not (tmp_path / "helpers").exists()
+
+
+def test_release_never_overwrites_a_worked_notebook_nor_deletes_a_stray_one(project):
+    root, _ = project
+    student = root / "notebooks" / "01-fixture.ipynb"
+    generated = student.read_text()
+    worked = read(student)
+    worked.cells[1].execution_count, worked.cells[1].outputs = 1, []
+    student.write_text(render(worked))
+    stray = root / "notebooks" / "02-mine.ipynb"
+    stray.write_text(generated)
+    try:
+        with pytest.raises(ReleaseError, match="01-fixture.ipynb: was run here"):
+            release(root, log=lambda *a: None)
+        assert student.read_text() == render(worked)
+        student.write_text(generated)
+        lines = []
+        release(root, log=lines.append)
+        assert stray.read_text() == generated
+        assert lines == ["notebooks/02-mine.ipynb: has no solution notebook; left in place "
+                         "(delete it if it is stale)"]
+    finally:
+        student.write_text(generated)
+        stray.unlink()
