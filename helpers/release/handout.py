@@ -30,7 +30,7 @@ import re
 import shutil
 from pathlib import Path
 
-from helpers.release.build import ROOT
+from helpers.release.build import ROOT, check_release
 
 __all__ = ["package", "student_makefile", "student_pyproject", "MAKEFILE_END", "STUDENT"]
 
@@ -67,11 +67,16 @@ def _ignore(folder, names):
 def package(out, root=ROOT):
     """Write the student hand-out into ``out`` (a new or empty folder); return its files.
 
-    Refuses, changing nothing, when ``out`` holds anything.
+    Refuses, writing nothing, when ``out`` holds anything, or when ``notebooks/`` or the
+    key differ from what ``solutions/`` generate (``release --check``).
     """
     root, out = Path(root), Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"{out} is not empty: choose a new folder for the hand-out")
+    problems = check_release(root)          # e.g. a notebook someone ran in place: not for students
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ValueError(f"{problems[0]}{more}: run `python -m helpers release` before handing out")
     texts = {"README.md": (STUDENT / "README.md").read_text(),
              "tests/test_check.py": (STUDENT / "test_check.py").read_text(),
              "Makefile": student_makefile(root), "pyproject.toml": student_pyproject(root)}

@@ -65,7 +65,7 @@ def assert_is_a_student_project(out):
     for needed in ("make lab", "make test", "check(", "PYTHON=python3.11", "environment.yml",
                    "not a safe"):
         assert needed in readme, needed
-    for instructor in ("solutions/", "golden", "grade", "make release", "make html", "--out"):
+    for instructor in ("solutions/", "golden", "helpers grade", "make release", "make html", "--out"):
         assert instructor not in readme, instructor
     config = tomllib.loads((out / "pyproject.toml").read_text())
     pytest_ini = config["tool"]["pytest"]["ini_options"]
@@ -186,3 +186,8 @@ def test_a_fresh_clone_hands_out_and_refuses_to_overwrite(tmp_path):
     html = make("html", f"BIN={BIN}", "-o", ".venv/.installed", cwd=clone)
     assert html.returncode != 0 and "mine.html" in html.stderr and "--force" in html.stderr
     assert [p.name for p in (clone / "build" / "html").iterdir()] == ["mine.html"]
+    worked = clone / "notebooks" / "00-getting-started.ipynb"
+    worked.write_text(worked.read_text().replace('"execution_count": null', '"execution_count": 1', 1))
+    refused = helpers_cli("release", "--out", tmp_path / "second", cwd=clone)
+    assert refused.returncode == 2 and "00-getting-started.ipynb" in refused.stderr
+    assert len(refused.stderr.splitlines()) == 1 and not (tmp_path / "second").exists()
