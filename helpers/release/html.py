@@ -17,8 +17,9 @@ import html
 import re
 from pathlib import Path
 
-from helpers.release.blank import BEGIN, END, strip_check_options
-from helpers.release.build import ROOT, read, solution_paths
+from helpers.release.blank import strip_check_options
+from helpers.release.build import ROOT, solution_paths
+from helpers.release.notebooks import BEGIN, END, read
 
 __all__ = ["render_html", "publishable", "to_mathml", "index_page"]
 

@@ -34,8 +34,8 @@ def test_environment_yml_mirrors_requirements():
 
 
 def requirement_pins():
-    return pins(l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines()
-                if l.strip() and not l.startswith("#"))
+    return pins(line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()
+                if line.strip() and not line.startswith("#"))
 
 
 def test_environment_yml_parses_and_pins_python_311():
@@ -50,7 +50,7 @@ def test_pyproject_states_python_311_and_every_dependency_is_pinned():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["requires-python"] == ">=3.11"
     assert "Python 3.11" in (ROOT / "README.md").read_text()
-    assert sorted(project["dependencies"]) == ["matplotlib", "numpy", "sympy"]
+    assert sorted(project["dependencies"]) == ["cryptography", "matplotlib", "numpy", "sympy"]
     extras = project["optional-dependencies"]
     assert {"pytest-xdist", "nbval", "hypothesis"} <= set(extras["test"])
     assert {"nbconvert", "latex2mathml"} <= set(extras["html"])

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.release.blank import BEGIN, END
-from helpers.release.build import ROOT, read, solution_paths
+from helpers.release.build import ROOT, solution_paths
 from helpers.release.handout import MAKEFILE_END, package
+from helpers.release.notebooks import BEGIN, END, read
 
 BIN = Path(sys.executable).parent
 NO_CONDA = {"CONDA_PREFIX": "", "CONDA_DEFAULT_ENV": ""}
@@ -130,7 +130,7 @@ def test_make_names_the_python_it_found_and_the_one_it_needs(handout, tmp_path):
     for target in ("lab", "test"):
         result = make(target, f"PYTHON={old}", cwd=handout)
         assert result.returncode != 0
-        line = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+        line = [text for text in result.stderr.splitlines() if text.startswith("error:")]
         assert len(line) == 1 and "found Python 3.10" in line[0] and "needs Python 3.11" in line[0]
         assert f"make {target} PYTHON=python3.11" in line[0]
     result = make("test", f"PYTHON={tmp_path / 'nothing'}", cwd=handout)
@@ -157,7 +157,7 @@ def test_make_lab_turns_jupyter_news_off_and_keeps_an_existing_setting(handout):
     (handout / settings).write_text('{"mine": 1}\n')
     assert make(str(settings), "-o", ".venv/.installed", cwd=handout).returncode == 0
     assert (handout / settings).read_text() == '{"mine": 1}\n'
-    assert f"lab: $(STAMP) $(SETTINGS)" in (handout / "Makefile").read_text()
+    assert "lab: $(STAMP) $(SETTINGS)" in (handout / "Makefile").read_text()
 
 
 def tracked_files(root):

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from helpers.answers import check, judge, load_key, make_entry
-from helpers.release.build import question_ids, read
+from helpers.release.notebooks import question_ids, read
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
