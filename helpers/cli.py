@@ -203,7 +203,8 @@ def _parser():
                         "solutions/ generate")
     p.add_argument("--force", action="store_true", help="re-execute every solution notebook")
     p.add_argument("--out", type=Path, help="instead: write the student hand-out (notebooks, helpers, "
-                                            "README, requirements; no solutions) into this new folder")
+                                            "README, requirements; no solutions) into this new or empty "
+                                            "folder (refused otherwise)")
     p.add_argument("--root", type=Path, default=ROOT, help="project folder (default: %(default)s)")
     p.set_defaults(run=_cmd_release)
 

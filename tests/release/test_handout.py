@@ -75,6 +75,15 @@ def assert_is_a_student_project(out):
     assert (out / "requirements.txt").read_text() == (ROOT / "requirements.txt").read_text()
 
 
+def test_the_readme_states_the_key_search_cost_from_the_key_itself(built):
+    from helpers.answers.keying import DEFAULT_RTOL, real_form
+    readme = " ".join((built[0] / "README.md").read_text().split())
+    stated = int(re.search(r"about ([\d,]+) bins per factor of ten", readme).group(1).replace(",", ""))
+    assert f"default {DEFAULT_RTOL:.1%}".replace("%", " %") in readme
+    per_decade = int(real_form(10.0, DEFAULT_RTOL)[1:]) - int(real_form(1.0, DEFAULT_RTOL)[1:])
+    assert stated == round(per_decade, -2)
+
+
 def makefile_targets(path):
     return {m for m in re.findall(r"(?m)^([A-Za-z][\w-]*)\s*:(?!=)", path.read_text())}
 
