@@ -119,7 +119,9 @@ def index_page(pages):
     items = "\n".join(f'<li><a href="{html.escape(name)}">{html.escape(title)}</a></li>'
                       for name, title in pages)
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<title>CNN Cost Workbook: worked solutions</title>\n</head>\n<body>\n"
+            "<title>CNN Cost Workbook: worked solutions</title>\n"
+            "<style>body { font-family: sans-serif; max-width: 48em; margin: 2em auto; line-height: 1.6 }"
+            "</style>\n</head>\n<body>\n"
             f"<h1>CNN Cost Workbook: worked solutions</h1>\n<ol>\n{items}\n</ol>\n</body>\n</html>\n")
 
 
