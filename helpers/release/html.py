@@ -132,8 +132,6 @@ def render_html(out, root=ROOT, force=False):
     no solution notebook, or when ``out`` holds a file this would not write and
     ``force`` is false (with ``force``, such files are left alone).
     """
-    from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
     out, paths = Path(out), solution_paths(root)
     if not paths:
         raise ValueError(f"no solution notebooks in {Path(root) / 'solutions'}: nothing to render")
@@ -144,6 +142,8 @@ def render_html(out, root=ROOT, force=False):
     if foreign and not force:
         raise ValueError(f"{out} holds files that html does not write ({', '.join(foreign[:3])}"
                          f"{', ...' if len(foreign) > 3 else ''}): choose another --out, or pass --force")
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
     exporter = HTMLExporter(extra_loaders=[DictLoader({"offline.html.j2": _OFFLINE})],
                             template_file="offline.html.j2", embed_images=True)
     out.mkdir(parents=True, exist_ok=True)
