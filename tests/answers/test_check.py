@@ -205,9 +205,10 @@ def test_cli_check_symbolic_and_exit_codes():
     wrong = run("start.rf_pool5", "196")
     assert wrong.returncode == 1 and "Hint:" in wrong.stdout
     assert run("start.rf_pool5", "...").returncode == 1
-    assert run("nope.nope", "1").returncode == 2
+    unknown = run("nope.nope", "1")
+    assert unknown.returncode == 2 and unknown.stdout == "" and "unknown question id" in unknown.stderr
     near = run("start.rf_pol5", "1")
-    assert near.returncode == 2 and "did you mean 'start.rf_pool5'" in near.stdout
+    assert near.returncode == 2 and "did you mean 'start.rf_pool5'" in near.stderr
     listed = run("--list", "00")
     assert listed.returncode == 0 and listed.stdout.split() == ["00-getting-started:", *sorted(
         q for q, e in load_key().items() if e["notebook"] == "00-getting-started")]
