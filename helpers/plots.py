@@ -89,7 +89,7 @@ def roofline(machines, points=(), ax=None, intensities=None, measured=()):
     colours = plt.get_cmap("tab10").colors
     for k, (label, intensity, achieved) in enumerate(measured):
         ax.plot([intensity], [achieved], linestyle="none", marker=markers[k % len(markers)],
-                color=colours[k % len(colours)], ms=6, label=f"{label} (measured)")
+                color=colours[(k + len(machines)) % len(colours)], ms=6, label=f"{label} (measured)")
     ax.set_xlabel("arithmetic intensity (operations per byte)")
     ax.set_ylabel("attainable throughput (operations/s)")
     if len(measured):
