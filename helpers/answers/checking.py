@@ -10,7 +10,9 @@ Two other modes, set by the environment, serve the tools:
 
 - ``WORKBOOK_RECORD=path`` (release): append each checked value, with its
   authoring options, to ``path``; with ``WORKBOOK_MODE=release`` say "correct"
-  without judging (the key is being built).
+  without judging (the key is being built), and show the question's unlocked
+  explanation from the file named by ``WORKBOOK_UNLOCKS``, as a correct answer
+  will once the key exists (so the stored outputs are what nbval later sees).
 - ``WORKBOOK_MODE=grade``: print nothing; emit the encoded value as a display
   output of MIME type :data:`MIME`, which the grader reads and judges.
 
@@ -34,6 +36,8 @@ RECORD_ENV = "WORKBOOK_RECORD"
 """When set to a file path, ``check`` appends each (qid, value) it sees there."""
 MODE_ENV = "WORKBOOK_MODE"
 """``release`` or ``grade`` (see the module docstring); unset for students."""
+UNLOCKS_ENV = "WORKBOOK_UNLOCKS"
+"""(release) Path of a JSON file ``{qid: explanation}`` of the notebook being executed."""
 MIME = "application/x.workbook-check+json"
 """MIME type of the display output that carries a checked value to the grader."""
 
@@ -72,8 +76,21 @@ def _show_unlocked(qid, entry, verdict):
         return
     from helpers.answers.unlock import open_sealed
     text = open_sealed(qid, entry["unlock"], verdict.form)
-    if text is None:
-        return
+    if text is not None:
+        _display_markdown(text)
+
+
+def _show_release_unlock(qid):
+    """Release mode: display the explanation a correct answer to ``qid`` will unlock."""
+    path = os.environ.get(UNLOCKS_ENV)
+    if path:
+        with open(path, encoding="utf-8") as file:
+            text = json.load(file).get(qid)
+        if text is not None:
+            _display_markdown(text)
+
+
+def _display_markdown(text):
     try:
         from IPython import get_ipython
         from IPython.display import Markdown, display
@@ -111,6 +128,10 @@ def check(qid, value, *, hint=None, points=1, rtol=None, slips=()):
                                          "slips": sorted([slips] if isinstance(slips, str) else slips)})
         if recording and mode == "release":
             verdict = Verdict(qid, "correct", "correct.")
+            print(verdict.line())
+            _show_release_unlock(qid)
+            verdict._fresh = True
+            return verdict
         else:
             key = load_key()
             entry = key.get(qid)

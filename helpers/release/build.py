@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from helpers.answers.checking import KEY_PATH, MODE_ENV, RECORD_ENV, make_entry
+from helpers.answers.checking import KEY_PATH, MODE_ENV, RECORD_ENV, UNLOCKS_ENV, make_entry
 from helpers.answers.keying import answer_forms, kind_of, manual_entry
 from helpers.release.blank import normalise, student_notebook
 from helpers.release.notebooks import (ReleaseError, code_hash, manual_cells, question_cells, question_ids, read,
@@ -57,8 +57,12 @@ def execute(nb, cwd, name="notebook", timeout=600):
     from nbclient.exceptions import CellExecutionError
     with tempfile.TemporaryDirectory() as tmp:
         record = Path(tmp) / "checks.jsonl"
-        saved = {k: os.environ.get(k) for k in (RECORD_ENV, MODE_ENV, "PYTHONHASHSEED")}
-        os.environ.update({RECORD_ENV: str(record), MODE_ENV: "release", "PYTHONHASHSEED": "0"})
+        unlocks = Path(tmp) / "unlocks.json"
+        unlocks.write_text(json.dumps({qid: "\n\n".join(nb.cells[i].source for i in indices)
+                                       for qid, indices in unlock_cells(nb, name).items()}))
+        saved = {k: os.environ.get(k) for k in (RECORD_ENV, MODE_ENV, UNLOCKS_ENV, "PYTHONHASHSEED")}
+        os.environ.update({RECORD_ENV: str(record), MODE_ENV: "release", UNLOCKS_ENV: str(unlocks),
+                           "PYTHONHASHSEED": "0"})
         try:
             NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
                            resources={"metadata": {"path": str(cwd)}}).execute()

@@ -124,7 +124,9 @@ def test_full_release_in_a_fresh_project(project):
     assert info["manual"] == ["fx.proof"] and info["questions"] == ["fx.depth", "fx.ratio", "fx.side", "fx.word"]
     assert "256 rows" not in json.dumps(key) and set(ratio["unlock"]) == {"text", "keys"}
     solution = read(root / "solutions" / "01-fixture.ipynb")
-    assert [o["text"] for o in solution.cells[3].outputs] == ["✓ fx.ratio: correct.\n"]
+    # the stored outputs are what a correct answer shows once the key exists: the line, then the explanation
+    line, unlocked = solution.cells[3].outputs
+    assert line["text"] == "✓ fx.ratio: correct.\n" and unlocked["data"]["text/markdown"] == solution.cells[4].source
     assert (root / "notebooks" / "01-fixture.ipynb").read_text() == (DATA / "01-fixture.expected.ipynb").read_text()
     assert check_release(root) == []
     assert release(root, log=lambda *a: None) == []          # nothing changes the second time
