@@ -10,7 +10,8 @@ from helpers.release.build import ROOT, read, solution_paths
 
 
 def solution_text():
-    """Non-trivial lines that only the solutions contain: region bodies and solution cells."""
+    """Non-trivial lines that only the solutions contain: region bodies (but the ``def`` lines of
+    functions the student writes, whose signatures the student copy keeps) and solution cells."""
     secrets = set()
     for path in solution_paths(ROOT):
         for cell in read(path).cells:
@@ -18,7 +19,8 @@ def solution_text():
                 secrets |= {line.strip() for line in cell.source.splitlines() if len(line.strip()) > 25}
             elif BEGIN in cell.source:
                 body = cell.source.split(BEGIN)[1].split(END)[0]
-                secrets |= {line.strip() for line in body.splitlines() if len(line.strip()) > 12}
+                secrets |= {line.strip() for line in body.splitlines()
+                            if len(line.strip()) > 12 and not line.strip().startswith("def ")}
     return secrets
 
 
