@@ -97,7 +97,8 @@ EXPECTED = {
     "09-pooling-and-rnn": [
         f"{1024 * 512:,} MACs = {2 * 1024 * 512:,} FLOPs", f"directly: {1024 * 511 + 1024:,} operations",
         f"a dense layer {1024 * 512:,} -> 1,024: {1024 * 16 * 32 * 1024:,} MACs", "equals the mean over positions: True",
-        "Jacobian non-zeros 64 of 4096", f"full {64 * 64:,}, diagonal 64"],
+        f"Jacobian: {64 * 64 - 64:,} of {64 * 64:,} entries zero; MACs per step: full G {64 * 64 + 64 * 16:,},"
+        f" diagonal G {64 + 64 * 16:,} (of which H x_t {64 * 16:,})"],
     # single-tower AlexNet: one fp32 bias per output channel of its five convolutions
     "10-alexnet-inference-cpu": [
         f"per image: {ALEX_MACS:,} MACs, {ALEX_CONV + ALEX_FC_PARAMS:,} parameters = "
@@ -144,11 +145,11 @@ WRITTEN = {
         "$38 \\times 38$ output positions", f"$n = 37 \\cdot 4 + 7 = {37 * 4 + 7}$",
         f"$54 \\times 54 = {tex(54 * 54)}$", f"about {round(49 / 4)} times fewer vectors",
         f"about {round(100 * (4 * 48 * 48 / (49 * 3 * 48) - 1))} % more MACs", f"$192 \\times 48$ matrix",
-        f"${7 * 7 * 3} \\times 48$"],
+        f"${7 * 7 * 3} \\times 48$", f"extra {4 * 48 - 7 * 7 * 3} rows hold only the kernel's zero padding"],
     "09-pooling-and-rnn": [
         f"$1024 \\cdot 511 + 1024 = {tex(1024 * 511 + 1024)}$",
         f"does ${tex(1024 * 512)}$ multiplications and ${tex(1024 * 512)}$ additions, ${tex(2 * 1024 * 512)}$ FLOPs",
-        f"({64 * 64:,} to 64 here)"],
+        f"({64 * 64:,} to 64 here; the input's {64 * 16:,} MACs stay)"],
     "10-alexnet-inference-cpu": [
         f"about {round(100 * ALEX_CONV_MACS / ALEX_MACS)} % of the MACs",
         f"only about {round(100 * ALEX_CONV / (ALEX_CONV + ALEX_FC_PARAMS))} % of the weights",
