@@ -4,7 +4,8 @@ Every student notebook (``notebooks/``) is run top to bottom with its answers bl
 (:mod:`student_run`, once per notebook for all tests here). From what a student then
 sees — every markdown source; every stream, plain-text, HTML (tags stripped), LaTeX
 and Markdown output; error messages; the text of every figure (titles, axis labels,
-tick labels, legends, annotations) — every number and every word is taken and judged
+legends, annotations, table cells, tick labels the author placed — not those matplotlib
+places by itself along a numeric axis, which follow the data's range) — every number and every word is taken and judged
 with the project's own :func:`~helpers.answers.judge.judge` against every question of
 that notebook. Any value judged correct is a leak: the test names notebook, cell and
 question.
