@@ -55,6 +55,15 @@ def _code_hash(nb, root):
     return code_hash(nb, Path(root) / "helpers")
 
 
+def _kernel_manager(folder):
+    """A kernel talking over local sockets in ``folder`` (POSIX), not unencrypted TCP:
+    private to this user, and no "running over TCP without encryption" warning."""
+    from jupyter_client.manager import KernelManager
+    if os.name != "posix":  # pragma: no cover - no IPC transport on Windows
+        return KernelManager(kernel_name="python3")
+    return KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(folder) / "kernel"))
+
+
 def execute(nb, cwd, name="notebook", timeout=600):
     """Run ``nb`` in a fresh kernel in release mode; return ``(nb, records)``."""
     from nbclient import NotebookClient
@@ -66,7 +75,7 @@ def execute(nb, cwd, name="notebook", timeout=600):
         os.environ.update({RECORD_ENV: str(record), MODE_ENV: "release", UNLOCKS_ENV: str(unlocks),
                            "PYTHONHASHSEED": "0"})
         try:
-            NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
+            NotebookClient(nb, km=_kernel_manager(tmp), timeout=timeout, coalesce_streams=True,
                            resources={"metadata": {"path": str(cwd)}}).execute()
         except CellExecutionError as err:
             failed = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(
@@ -126,6 +135,17 @@ def _write_key(path, key):
     path.write_text(json.dumps(key, indent=1, sort_keys=True) + "\n")
 
 
+def _worked_in(path):
+    """Whether a student notebook was run in Jupyter (a generated copy has no outputs)."""
+    if not path.exists():
+        return False
+    try:
+        cells = json.loads(path.read_text()).get("cells", [])
+    except ValueError:
+        return True                      # not a notebook we wrote: someone's file
+    return any(c.get("outputs") or c.get("execution_count") for c in cells if c.get("cell_type") == "code")
+
+
 def _notebook_info(nb, name, root, entries):
     manual = sorted(q for q, e in entries.items() if e["kind"] == "manual")
     return {"source_sha256": source_hash(nb), "helpers_sha256": _code_hash(nb, root),
@@ -133,8 +153,19 @@ def _notebook_info(nb, name, root, entries):
 
 
 def release(root=ROOT, force=False, log=print):
-    """Regenerate ``notebooks/`` and the key from ``solutions/``; return changed paths."""
+    """Regenerate ``notebooks/`` and the key from ``solutions/``; return changed paths.
+
+    Refuses, changing nothing, when a student notebook it would rewrite has outputs (someone
+    ran or answered it there); a notebook without a solution is reported, never deleted.
+    """
     root = Path(root)
+    if not solution_paths(root):
+        raise ReleaseError(f"no solution notebooks in {root / 'solutions'}: nothing to release from "
+                           "(a student hand-out never regenerates its notebooks)")
+    worked = [p.name for p in solution_paths(root) if _worked_in(root / "notebooks" / p.name)]
+    if worked:
+        raise ReleaseError(f"notebooks/{', notebooks/'.join(worked)}: was run here (it has outputs) and may hold "
+                           "answers; release would overwrite it: move it away first")
     key_path = root / KEY_REL
     old = _load_key(key_path)
     key = {"format": 2, "notebooks": {}, "questions": {}}
@@ -168,8 +199,7 @@ def release(root=ROOT, force=False, log=print):
     expected = {p.name for p in solution_paths(root)}
     for stale in sorted((root / "notebooks").glob("*.ipynb")):
         if stale.name not in expected:
-            stale.unlink()
-            changed.append(stale)
+            log(f"notebooks/{stale.name}: has no solution notebook; left in place (delete it if it is stale)")
     if _load_key(key_path) != key:
         key_path.parent.mkdir(parents=True, exist_ok=True)
         _write_key(key_path, key)

@@ -164,6 +164,48 @@ def test_repository_release_is_up_to_date():
     assert result.returncode == 0, result.stderr
 
 
+def test_release_kernels_use_local_sockets_and_print_no_tcp_warning(tmp_path, capfd):
+    from helpers.release.build import execute
+    nb = new_notebook(cells=[new_code_cell("import os; print(os.getcwd())")])
+    nb, records = execute(nb, tmp_path, "tiny.ipynb", timeout=60)
+    assert nb.cells[0].outputs[0]["text"] == f"{tmp_path}\n" and records == []
+    assert "without encryption" not in capfd.readouterr().err
+
+
+def test_release_refuses_a_project_without_solutions(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "00-mine.ipynb").write_text("my answers")
+    result = subprocess.run([sys.executable, "-m", "helpers", "release", "--root", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "no solution notebooks" in result.stderr
+    assert (tmp_path / "notebooks" / "00-mine.ipynb").read_text() == "my answers"
+    assert not (tmp_path / "helpers").exists()
+
+
+def test_release_never_overwrites_a_worked_notebook_nor_deletes_a_stray_one(project):
+    root, _ = project
+    student = root / "notebooks" / "01-fixture.ipynb"
+    generated = student.read_text()
+    worked = read(student)
+    worked.cells[1].execution_count, worked.cells[1].outputs = 1, []
+    student.write_text(render(worked))
+    stray = root / "notebooks" / "02-mine.ipynb"
+    stray.write_text(generated)
+    try:
+        with pytest.raises(ReleaseError, match="01-fixture.ipynb: was run here"):
+            release(root, log=lambda *a: None)
+        assert student.read_text() == render(worked)
+        student.write_text(generated)
+        lines = []
+        release(root, log=lines.append)
+        assert stray.read_text() == generated
+        assert lines == ["notebooks/02-mine.ipynb: has no solution notebook; left in place "
+                         "(delete it if it is stale)"]
+    finally:
+        student.write_text(generated)
+        stray.unlink()
+
+
 def test_unlocked_explanation_opens_only_for_a_correct_answer(project, monkeypatch, capsys):
     from helpers.answers import checking
     root, _ = project
