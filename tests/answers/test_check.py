@@ -250,3 +250,14 @@ def test_grading_mode_records_and_never_opens_an_explanation(monkeypatch):
     assert shown == [({checking.MIME: {"qid": "t.int", "value": {"int": "105415200"}}},)]
     # the verdict the grader computes does not depend on the sealed text
     assert judge("t.int", 105415200, {**INT, "unlock": sealed}) == judge("t.int", 105415200, INT)
+
+
+def test_the_student_side_imports_no_tool():
+    # check() is the kernel side of the grading protocol: it must not pull in the grader,
+    # the release tools or the CLI (their source is not part of a notebook's code hash)
+    code = ("import sys\nfrom helpers import check\ncheck('start.rf_pool5', 1)\ncheck('start.rf_pool5', 195)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('helpers')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    loaded = eval(result.stdout.strip().splitlines()[-1])
+    assert "helpers.answers.checking" in loaded
+    assert not [m for m in loaded if m.startswith(("helpers.grading", "helpers.release", "helpers.cli"))], loaded
