@@ -14,6 +14,10 @@ slips=...)`` call, and writes
   written answer its points and kind ``manual``; per notebook the hashes of its
   source and of the helpers it imports, its checked and its written questions.
 
+While a solution runs, ``check`` says "correct" without a key and shows each
+question's unlocked explanation (given to it in a file), as a correct answer shows
+it later, so the stored outputs are what nbval sees.
+
 ``release --check`` executes nothing: it regenerates the student copies in
 memory and compares them byte for byte with ``notebooks/``, and checks that
 the key covers exactly the questions, sources and imported helpers of
@@ -28,7 +32,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from helpers.answers.checking import KEY_PATH, MODE_ENV, RECORD_ENV, make_entry
+from helpers.answers.checking import KEY_PATH, MODE_ENV, RECORD_ENV, UNLOCKS_ENV, make_entry
 from helpers.answers.keying import answer_forms, kind_of, manual_entry
 from helpers.release.blank import normalise, student_notebook
 from helpers.release.notebooks import (ReleaseError, code_hash, manual_cells, question_cells, question_ids, read,
@@ -65,9 +69,11 @@ def execute(nb, cwd, name="notebook", timeout=600):
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     with tempfile.TemporaryDirectory() as tmp:
-        record = Path(tmp) / "checks.jsonl"
-        saved = {k: os.environ.get(k) for k in (RECORD_ENV, MODE_ENV, "PYTHONHASHSEED")}
-        os.environ.update({RECORD_ENV: str(record), MODE_ENV: "release", "PYTHONHASHSEED": "0"})
+        record, unlocks = Path(tmp) / "checks.jsonl", Path(tmp) / "unlocks.json"
+        unlocks.write_text(json.dumps(unlock_texts(nb, name)))
+        saved = {k: os.environ.get(k) for k in (RECORD_ENV, MODE_ENV, UNLOCKS_ENV, "PYTHONHASHSEED")}
+        os.environ.update({RECORD_ENV: str(record), MODE_ENV: "release", UNLOCKS_ENV: str(unlocks),
+                           "PYTHONHASHSEED": "0"})
         try:
             NotebookClient(nb, km=_kernel_manager(tmp), timeout=timeout, coalesce_streams=True,
                            resources={"metadata": {"path": str(cwd)}}).execute()
@@ -81,6 +87,11 @@ def execute(nb, cwd, name="notebook", timeout=600):
                 os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
         records = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
     return nb, records
+
+
+def unlock_texts(nb, name="notebook"):
+    """``{qid: explanation}``: the text of each question's ``unlock`` cells, joined."""
+    return {qid: "\n\n".join(nb.cells[i].source for i in indices) for qid, indices in unlock_cells(nb, name).items()}
 
 
 def _entries(name, nb, records):
@@ -109,10 +120,9 @@ def _entries(name, nb, records):
         if qid in entries:
             raise ReleaseError(f"{name}: written answer {qid!r} is also checked")
         entries[qid] = {**manual_entry(points), "notebook": name}
-    for qid, indices in unlock_cells(nb, name).items():
+    for qid, text in unlock_texts(nb, name).items():
         if qid not in forms:
-            raise ReleaseError(f"{name}, cell {indices[0]}: unlocks {qid!r}, which no check in it asks")
-        text = "\n\n".join(nb.cells[i].source for i in indices)
+            raise ReleaseError(f"{name}: an unlock cell names {qid!r}, which no check in it asks")
         entries[qid]["unlock"] = seal(qid, text, forms[qid])
     return entries
 

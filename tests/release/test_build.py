@@ -124,7 +124,10 @@ def test_full_release_in_a_fresh_project(project):
     assert info["manual"] == ["fx.proof"] and info["questions"] == ["fx.depth", "fx.ratio", "fx.side", "fx.word"]
     assert "256 rows" not in json.dumps(key) and set(ratio["unlock"]) == {"text", "keys"}
     solution = read(root / "solutions" / "01-fixture.ipynb")
-    assert [o["text"] for o in solution.cells[3].outputs] == ["✓ fx.ratio: correct.\n"]
+    shown = solution.cells[3].outputs                       # as a correct answer shows it later
+    assert [o["output_type"] for o in shown] == ["stream", "display_data"]
+    assert shown[0]["text"] == "✓ fx.ratio: correct.\n"
+    assert shown[1]["data"]["text/markdown"] == solution.cells[4].source
     assert (root / "notebooks" / "01-fixture.ipynb").read_text() == (DATA / "01-fixture.expected.ipynb").read_text()
     assert check_release(root) == []
     assert release(root, log=lambda *a: None) == []          # nothing changes the second time
@@ -233,3 +236,19 @@ def test_release_hashes_the_helpers_a_notebook_imports(tmp_path):
     engine = nb_with(new_code_cell("from helpers import check, engine\nfrom helpers.engine import bench"))
     assert "engine/bench.py" in {p.relative_to(pkg).as_posix() for p in imported_modules(engine, pkg)}
     assert code_hash(uses_check, pkg) != code_hash(engine, pkg)
+
+
+def test_release_mode_shows_what_a_correct_answer_later_shows(project, monkeypatch, capsys, tmp_path):
+    from helpers.answers import checking
+    root, _ = project
+    key = json.loads((root / "helpers" / "answers" / "answer_key.json").read_text())["questions"]
+    monkeypatch.setattr(checking, "load_key", lambda: key)
+    checking.check("fx.ratio", 3 / 256)
+    normal = capsys.readouterr().out
+    unlocks = tmp_path / "unlocks.json"
+    unlocks.write_text(json.dumps({"fx.ratio": read(DATA / "01-fixture.ipynb").cells[4].source}))
+    monkeypatch.setenv(checking.RECORD_ENV, str(tmp_path / "record.jsonl"))
+    monkeypatch.setenv(checking.MODE_ENV, "release")
+    monkeypatch.setenv(checking.UNLOCKS_ENV, str(unlocks))
+    checking.check("fx.ratio", 3 / 256)
+    assert capsys.readouterr().out == normal and "256 rows" in normal
