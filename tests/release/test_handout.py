@@ -67,6 +67,9 @@ def assert_is_a_student_project(out):
         assert needed in readme, needed
     for instructor in ("solutions/", "golden", "helpers grade", "make release", "make html", "--out"):
         assert instructor not in readme, instructor
+    example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)        # a real answer cell
+    assert all(line.replace('"', '\\"') in (out / "notebooks" / "00-getting-started.ipynb").read_text()
+               for line in example.splitlines())
     config = tomllib.loads((out / "pyproject.toml").read_text())
     pytest_ini = config["tool"]["pytest"]["ini_options"]
     assert all((out / p).is_dir() for p in pytest_ini["testpaths"])
