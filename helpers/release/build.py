@@ -108,6 +108,43 @@ def _entries(name, nb, records):
     return entries
 
 
+def show_unlocked(nb, name="notebook"):
+    """Make an executed solution's stored outputs what a normal run shows (nbval compares
+    them): right after the line of a correct ``check`` whose question unlocks an
+    explanation, the explanation, displayed as Markdown as ``check`` does. In release mode
+    ``check`` cannot show it: the key that seals it is being built.
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('check("a.b", 1)\\ncheck("a.c", 2)'),
+    ...                                      nbformat.v4.new_markdown_cell("Why.")])
+    >>> nb.cells[1].metadata = {"tags": ["unlock"], "workbook": {"unlock": "a.b"}}
+    >>> nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout",
+    ...                                              text="✓ a.b: correct.\\n✓ a.c: correct.\\n")]
+    >>> show_unlocked(nb)
+    >>> [(o.output_type, o.get("text") or o.data["text/markdown"]) for o in nb.cells[0].outputs]
+    [('stream', '✓ a.b: correct.\\n'), ('display_data', 'Why.'), ('stream', '✓ a.c: correct.\\n')]
+    """
+    import nbformat
+    asked = question_cells(nb)
+    for qid, indices in unlock_cells(nb, name).items():
+        cell, mark = nb.cells[asked[qid]], f"✓ {qid}: "
+        for k, out in enumerate(cell.outputs):
+            lines = out.get("text", "").splitlines(keepends=True) if out.get("output_type") == "stream" else []
+            hit = next((i for i, line in enumerate(lines) if line.startswith(mark)), None)
+            if hit is None:
+                continue
+            shown = nbformat.v4.new_output("display_data", data={
+                "text/markdown": "\n\n".join(nb.cells[i].source for i in indices),
+                "text/plain": "<IPython.core.display.Markdown object>"})
+            parts = [nbformat.v4.new_output("stream", name=out.name, text="".join(lines[:hit + 1])), shown]
+            if lines[hit + 1:]:
+                parts.append(nbformat.v4.new_output("stream", name=out.name, text="".join(lines[hit + 1:])))
+            cell.outputs[k:k + 1] = parts
+            break
+
+
 def _load_key(path):
     return json.loads(path.read_text()) if path.exists() else {"notebooks": {}, "questions": {}}
 
@@ -141,6 +178,7 @@ def release(root=ROOT, force=False, log=print):
             log(f"executing {path.name} ...")
             nb, records = execute(nb, path.parent, path.name)
             entries = _entries(name, nb, records)
+            show_unlocked(nb, name)
             text = render(normalise(nb, clear_outputs=False))
             if path.read_text() != text:
                 path.write_text(text)
