@@ -124,7 +124,8 @@ def test_full_release_in_a_fresh_project(project):
     assert info["manual"] == ["fx.proof"] and info["questions"] == ["fx.depth", "fx.ratio", "fx.side", "fx.word"]
     assert "256 rows" not in json.dumps(key) and set(ratio["unlock"]) == {"text", "keys"}
     solution = read(root / "solutions" / "01-fixture.ipynb")
-    assert [o["text"] for o in solution.cells[3].outputs] == ["✓ fx.ratio: correct.\n"]
+    line, shown = solution.cells[3].outputs        # as a normal run shows it: the check, then what it unlocks
+    assert line["text"] == "✓ fx.ratio: correct.\n" and shown["data"]["text/markdown"] == solution.cells[4].source
     assert (root / "notebooks" / "01-fixture.ipynb").read_text() == (DATA / "01-fixture.expected.ipynb").read_text()
     assert check_release(root) == []
     assert release(root, log=lambda *a: None) == []          # nothing changes the second time
