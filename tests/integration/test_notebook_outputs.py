@@ -22,8 +22,7 @@ def shown(notebook):
     return "\n".join(parts)
 
 
-from reference.counts import (ALEX_CONV, ALEX_CONV_MACS, ALEX_GROUPED_CONV, ALEX_MACS, VGG16, VGG19,  # noqa: E402
-                              vgg_counts)
+from reference.counts import ALEX_CONV, ALEX_CONV_MACS, ALEX_GROUPED_CONV, ALEX_MACS, VGG16, VGG19  # noqa: E402
 
 
 ALEX_FC_PARAMS = 9216 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000
@@ -41,6 +40,32 @@ def inception_params(c_in, c1, r3, c3, r5, c5, proj):
 DESIGN_PARAMS = (3 * 3 * 3 * 64 + 64) + inception_params(64, 32, 48, 64, 8, 16, 16) \
     + inception_params(128, 64, 64, 96, 16, 48, 32) + inception_params(240, 96, 96, 128, 24, 64, 64) \
     + 352 * 10 + 10
+
+# notebook 06's design: (module, input maps, 3x3 reduction, 5x5 reduction, output maps)
+DESIGN_MODULES = [("inc1", 64, 48, 8, 32 + 64 + 16 + 16), ("inc2", 128, 64, 16, 64 + 96 + 48 + 32),
+                  ("inc3", 240, 96, 24, 96 + 128 + 64 + 64)]
+
+
+def vgg19_rows():
+    """(name, output, values, params, MACs) per convolution, pooling and dense layer of
+    VGG-19 (Simonyan & Zisserman 2015, configuration E) on 3x224x224."""
+    rows, cin, side = [], 3, 224
+    for stage, (n, maps) in enumerate(zip((2, 2, 4, 4, 4), (64, 128, 256, 512, 512)), 1):
+        for i in range(1, n + 1):
+            rows.append((f"conv{stage}_{i}", f"{maps}x{side}x{side}", maps * side * side,
+                         9 * cin * maps + maps, side * side * maps * cin * 9))
+            cin = maps
+        side //= 2
+        rows.append((f"pool{stage}", f"{cin}x{side}x{side}", cin * side * side, 0, 0))
+    fan_in = cin * side * side
+    for name, out in (("fc6", 4096), ("fc7", 4096), ("fc8", 1000)):
+        rows.append((name, str(out), out, fan_in * out + out, fan_in * out))
+        fan_in = out
+    return rows
+
+
+VGG19_ROWS = vgg19_rows()
+VGG19_EARLY = 3 * 224 * 224 + 2 * 64 * 224 * 224 + 64 * 112 * 112 + 2 * 128 * 112 * 112 + 128 * 56 * 56
 
 full = resnet50_counts(1.0)
 half = resnet50_counts(0.5)
@@ -70,19 +95,29 @@ EXPECTED = {
         # torchvision AlexNet: 64/192/384/256/256 maps on 224 x 224
         f"{55 * 55 * 64 * 363 + 27 * 27 * 192 * 64 * 25 + 13 * 13 * 384 * 192 * 9 + 13 * 13 * 256 * 384 * 9 + 13 * 13 * 256 * 256 * 9 + ALEX_FC:,}",
         # VGG-16, every leaf output: convs twice (ReLU), pools, flatten, dense twice (ReLU), dropouts, fc8
-        f"{2 * VGG16_CONV_OUT + 112 * 112 * 64 + 56 * 56 * 128 + 28 * 28 * 256 + 14 * 14 * 512 + 7 * 7 * 512 * 2 + 4096 * 6 + 1000:,}",
-        f"{ALEX_CONV + ALEX_FC_PARAMS:,}   MACs", f"{ALEX_GROUPED_CONV + ALEX_FC_PARAMS:,}   MACs",
+        f"every leaf output {2 * VGG16_CONV_OUT + 112 * 112 * 64 + 56 * 56 * 128 + 28 * 28 * 256 + 14 * 14 * 512 + 7 * 7 * 512 * 2 + 4096 * 6 + 1000:,}",
+        # ... which is the stored values less the input, plus the ReLU outputs, the dropouts and the flatten
+        f"+ {VGG16_CONV_OUT + 4 * 4096 + 7 * 7 * 512:,} ReLU/dropout/flatten values",
+        f"{ALEX_GROUPED_CONV + ALEX_FC_PARAMS:,}   MACs",
         "61,100,840   MACs",                                   # torchvision's documented count
-        f"weights {4 * (ALEX_CONV + ALEX_FC_PARAMS) / 1e6:.1f} MB",
         *[f"stored {stored:,} values = {4 * stored / 2**20:.1f} MiB" for _, _, stored in (VGG16, VGG19)],
-        *[f"weights {4 * params / 2**20:.1f} MiB;  MACs {macs:,}" for params, macs, _ in (VGG16, VGG19)],
+        *[f"weights {4 * params / 2**20:.1f} MiB" for params, _, _ in (VGG16, VGG19)],
+        # the student's VGG-19 table, row by row
+        *[f"{name:<8}{shape:>13}{values:>12,}{params:>13,}{macs:>16,}" for name, shape, values, params, macs in VGG19_ROWS],
+        f"fc6 holds {(7 * 7 * 512 * 4096 + 4096) / VGG19[0]:.1%} of the parameters",
+        f"the convolutions do {(VGG19[1] - 7 * 7 * 512 * 4096 - 4096 * 4096 - 4096 * 1000) / VGG19[1]:.1%} of the MACs",
+        f"stages 1-2 (with the input) hold {VGG19_EARLY / VGG19[2]:.1%} of the stored values",
     ],
     "06-inception": [f"{1024 * 128 * 256:,}", f"{1024 * 192 * 256 * 9:,}", f"{1024 * 96 * 256 * 25:,}",
                      f"{1024 * (256 * 128 + 128 * 192 * 9):,}", f"{1024 * (256 * 32 + 32 * 96 * 25):,}",
                      f"{1024 * 256 * 64:,}", "(672, 32, 32)", "(480, 32, 32)", repr(6912 / 31),
-                     f"{INCEPTION_3X3_PER_R}⋅r", f"parameters {DESIGN_PARAMS:,}"],
+                     f"{INCEPTION_3X3_PER_R}*r", "6912/(31*r)", f"parameters {DESIGN_PARAMS:,}",
+                     f"the largest cheaper width is {max(r for r in range(1, 257) if r * (256 + 9 * 192) < 256 * 192 * 9)}",
+                     *[f"{name}: reads {reads} maps; the reductions keep {r3 / reads:g} (3x3) and {r5 / reads:g} (5x5) "
+                       f"of them; outputs {out} maps" for name, reads, r3, r5, out in DESIGN_MODULES]],
     "07-receptive-field-and-width": [f"{v:,}" for v in full + half]
         + [f"ratio {h / f:.4f}" for f, h in zip(full, half)] + ["size=483", "size=427", "impulse span: 17",
+           "(one layer: 1/2)", "(one layer: 1/4)",
            f"convolution weights only: ratio {resnet50_conv_weights(0.5) / resnet50_conv_weights(1.0):.4f}"],
     "08-tpu-utilisation": [
         f"{65536 * 700e6 / 34e9:,.1f} uses per weight", f"MACs {54 * 54 * 48 * 3 * 49:,}", f"MACs {54 * 54 * 48 * 48 * 4:,}",
@@ -116,6 +151,15 @@ def test_displayed_numbers(notebook):
     text = shown(notebook)
     missing = [value for value in EXPECTED[notebook] if value not in text]
     assert not missing, missing
+
+
+def test_inception_design_prose_matches_the_design():
+    """Notebook 06's model answer quotes the design's 3x3 reduction fractions."""
+    nb = nbformat.read(str(ROOT / "solutions" / "06-inception.ipynb"), 4)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    fractions = [f"{r3 / reads:g}" for _, reads, r3, _, _ in DESIGN_MODULES]
+    assert f"{fractions[0]}, {fractions[1]} and {fractions[2]} of it" in prose
+    assert max(r5 / reads for _, reads, _, r5, _ in DESIGN_MODULES) <= 1 / 8   # "at most an eighth"
 
 
 def test_prose_sizes_match_the_engine():
