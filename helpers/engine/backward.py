@@ -145,7 +145,7 @@ def conv2d_backward(dy, x, weight, has_bias, stride, pads, dilation, groups, nee
                     macs.append(m * co_g * k)
                     _scatter(cols, dxp[first:last], kh, kw, stride, dilation, out_hw, g, c_g)
     kernels.pipelines(n, work)
-    dw_mats = sum(parts.values())
+    dw_mats = sum(parts[t] for t in sorted(parts))      # a fixed order: reproducible sums
     dweight = np.concatenate([dw_mats[g].reshape(kh, kw, c_g, co_g).transpose(3, 2, 0, 1)
                               for g in range(groups)])
     dbias = dy_rows.sum(axis=0) if has_bias else None

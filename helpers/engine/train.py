@@ -31,7 +31,7 @@ from helpers.engine import backward as bw
 from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, ReLU)
 from helpers.model import Layer, Sequential, join_name, trace
 
-__all__ = ["Pass", "gradients", "BN_MOMENTUM"]
+__all__ = ["Pass", "gradients", "analytic_macs", "BN_MOMENTUM"]
 
 BN_MOMENTUM = 0.1
 """Weight of the batch's statistics in batch norm's running statistics (PyTorch's default)."""
@@ -199,12 +199,13 @@ class _Run:
         return sum(a.nbytes for a in arrays.values())
 
 
-def gradients(model, params, x, labels, update_stats=True):
+def gradients(model, params, x, labels, update_stats=True, backward=True):
     """Loss and gradients of mean softmax cross-entropy for the batch ``x`` ``(N, C, H, W)``.
 
     ``params`` holds float arrays of one dtype (``x`` is converted to it). With
     ``update_stats``, batch norms' running statistics in ``params`` are replaced
     by their updated values (new arrays: parameter arrays are never edited in place).
+    ``backward=False`` stops after the loss (``grads`` is empty).
     """
     dtype = next(a.dtype for p in params.values() for a in p.values())
     x = np.asarray(x, dtype=dtype)
@@ -214,9 +215,50 @@ def gradients(model, params, x, labels, update_stats=True):
     logits, _ = run.forward(model, x_in, "", False)
     loss, dlogits = bw.softmax_cross_entropy(logits, np.asarray(labels))
     kept = run.kept_bytes(x_in)
-    run.backward(model, dlogits, "")
+    if backward:
+        run.backward(model, dlogits, "")
     if update_stats:
         for name, stats in run.stats.items():
             params[name].update(stats)
     macs = {name: (sum(f), sum(b)) for name, (f, b) in run.macs.items()}
     return Pass(loss, logits, run.grads, macs, kept)
+
+
+def _input_needs_grad(module, prefix, needs, flags):
+    """Fill ``flags`` with leaf name -> whether its input needs a gradient; return the same for
+    the module's output (true once any layer with parameters has been passed)."""
+    if isinstance(module, Layer):
+        name = prefix or module.kind.lower()
+        flags[name] = needs
+        return needs or isinstance(module, (Conv2d, Linear, BatchNorm2d))
+    if isinstance(module, Sequential):
+        for child_name, child in module.children:
+            needs = _input_needs_grad(child, join_name(prefix, child_name), needs, flags)
+        return needs
+    outs = [_input_needs_grad(child, join_name(prefix, name), needs, flags) for name, child in module.children]
+    return any(outs)
+
+
+def analytic_macs(model, input_shape, batch=1):
+    """``(forward, backward)`` MACs of one training step from the layer counts (no arrays).
+
+    Forward: the usual count. Backward: each convolution and dense layer computes
+    its weight gradient (as many MACs as its forward) and, unless its input needs
+    no gradient, its input gradient (as many again).
+
+    Examples
+    --------
+    >>> from helpers.layers import Conv2d, GlobalAvgPool, Linear
+    >>> net = Sequential(("conv", Conv2d(4, 3, padding=1)), ("gap", GlobalAvgPool()), ("fc", Linear(2)))
+    >>> analytic_macs(net, (1, 5, 5))          # conv 900, fc 8: backward 900 + 2 * 8
+    (908, 916)
+    """
+    from helpers.model import walk
+    flags = {}
+    _input_needs_grad(model, "", False, flags)
+    forward = backward = 0
+    for row in walk(model, input_shape, batch):
+        forward += row.macs
+        if row.kind in ("Conv2d", "Linear"):
+            backward += row.macs * (2 if flags[row.name] else 1)
+    return forward, backward

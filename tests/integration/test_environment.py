@@ -14,7 +14,7 @@ def test_requirements_are_exact_pins():
     lines = [l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines()
              if l.strip() and not l.startswith("#")]
     assert lines and all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[A-Za-z0-9_.+!]+", l) for l in lines), lines
-    for needed in ("numpy", "sympy", "matplotlib", "nbval", "pytest", "hypothesis", "jupyterlab"):
+    for needed in ("numpy", "sympy", "matplotlib", "nbval", "pytest", "hypothesis", "jupyterlab", "scikit-learn"):
         assert needed in pins(lines)
 
 
