@@ -101,9 +101,18 @@ def test_unsupported_layers_are_named():
 
 # --- PyTorch, when it is installed ---------------------------------------------------------
 
-def torch_step(model, params, shape, x, labels, sgd=None):
-    """Loss, gradients (by layer name) and the module after ``sgd`` steps in PyTorch (float64)."""
+@pytest.fixture
+def torch():
+    """PyTorch on one thread (a thread team on a loaded 2-core machine mostly waits)."""
     torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield torch
+    torch.set_num_threads(before)
+
+
+def torch_step(torch, model, params, shape, x, labels):
+    """Loss, gradients (by layer name), module and leaves after one backward pass in PyTorch."""
     module, leaves = torch_bridge.trainable(model, params, shape)
     out = module(torch.from_numpy(x))
     loss = torch.nn.functional.cross_entropy(out, torch.from_numpy(labels))
@@ -115,12 +124,12 @@ def torch_step(model, params, shape, x, labels, sgd=None):
 
 
 @pytest.mark.parametrize("net", ["tiny-cnn", "tiny-branch", "resnet20-w2"])
-def test_gradients_match_pytorch(net):
+def test_gradients_match_pytorch(net, torch):
     build, shape = NETS[net]
     model = build()
     params = float64(random_params(model, shape, seed=3))
     x, labels = batch(shape, 4, seed=4)
-    loss, grads, _, _ = torch_step(model, params, shape, x, labels)
+    loss, grads, _, _ = torch_step(torch, model, params, shape, x, labels)
     step = train.gradients(model, params, x, labels, update_stats=False)
     assert step.loss == pytest.approx(loss, rel=1e-10)
     assert set(grads) == set(step.grads)
@@ -129,8 +138,7 @@ def test_gradients_match_pytorch(net):
             assert_close(step.grads[name][key], expected, rtol=1e-4, atol=0)
 
 
-def test_two_sgd_steps_match_pytorch():
-    torch = pytest.importorskip("torch")
+def test_two_sgd_steps_match_pytorch(torch):
     model, shape = zoo.resnet20(width=4), (1, 8, 8)
     params = float64(init_params(model, shape, seed=5))
     module, leaves = torch_bridge.trainable(model, params, shape)
