@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from helpers.engine import backward as bw
+from helpers.engine import backward_pool as pool
 from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, ReLU)
 from helpers.model import Layer, Sequential, join_name, trace
 
@@ -110,11 +111,11 @@ class _Run:
             if layer.dilation_pair != (1, 1):
                 raise ValueError(f"{name}: training supports undilated max pooling only")
             out_hw = layer.output_shape((x.shape[3], x.shape[1], x.shape[2]), name)[1:]
-            y = bw.max_pool_forward(x, layer.kernel_pair, layer.stride_pair, layer.padding_pair, out_hw)
+            y = pool.max_pool_forward(x, layer.kernel_pair, layer.stride_pair, layer.padding_pair, out_hw)
             self.cache[name] = (needs_grad, x, y)
         elif isinstance(layer, AvgPool2d):
             out_hw = layer.output_shape((x.shape[3], x.shape[1], x.shape[2]), name)[1:]
-            y = bw.avg_pool_forward(x, layer.kernel_pair, layer.stride_pair, layer.padding_pair, out_hw,
+            y = pool.avg_pool_forward(x, layer.kernel_pair, layer.stride_pair, layer.padding_pair, out_hw,
                                     layer.count_include_pad)
             self.cache[name] = (needs_grad, x.shape)
         elif isinstance(layer, GlobalAvgPool):
@@ -176,12 +177,12 @@ class _Run:
             return bw.relu_backward(dy, saved[0])
         if isinstance(layer, MaxPool2d):
             x, y = saved
-            return bw.max_pool_backward(dy, x, y, layer.kernel_pair, layer.stride_pair, layer.padding_pair)
+            return pool.max_pool_backward(dy, x, y, layer.kernel_pair, layer.stride_pair, layer.padding_pair)
         if isinstance(layer, AvgPool2d):
-            return bw.avg_pool_backward(dy, saved[0], layer.kernel_pair, layer.stride_pair, layer.padding_pair,
+            return pool.avg_pool_backward(dy, saved[0], layer.kernel_pair, layer.stride_pair, layer.padding_pair,
                                         layer.count_include_pad)
         if isinstance(layer, GlobalAvgPool):
-            return bw.global_avg_pool_backward(dy, saved[0])
+            return pool.global_avg_pool_backward(dy, saved[0])
         (shape,) = saved                                    # Flatten
         if len(shape) != 4:
             return dy

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from helpers.engine import backward as bw
+from helpers.engine import backward_pool as pool
 from helpers.layers import Conv2d
 from reference.conv import naive_conv_counting
 from reference.finite_diff import assert_close, numeric_gradient
@@ -128,9 +129,9 @@ def test_max_pool_gradient_matches_finite_differences(case):
     x = rng.standard_normal((2, size, size, 2))
     out = (pool_out(size, kernel[0], stride[0], padding[0]),) * 2
     r = rng.standard_normal((2, *out, 2))
-    loss = lambda: weighted_sum(r)(bw.max_pool_forward(x, kernel, stride, padding, out))   # noqa: E731
-    y = bw.max_pool_forward(x, kernel, stride, padding, out)
-    assert_close(bw.max_pool_backward(r, x, y, kernel, stride, padding), numeric_gradient(loss, x))
+    loss = lambda: weighted_sum(r)(pool.max_pool_forward(x, kernel, stride, padding, out))   # noqa: E731
+    y = pool.max_pool_forward(x, kernel, stride, padding, out)
+    assert_close(pool.max_pool_backward(r, x, y, kernel, stride, padding), numeric_gradient(loss, x))
 
 
 @settings(max_examples=25, deadline=None)
@@ -141,8 +142,8 @@ def test_avg_pool_gradient_matches_finite_differences(case):
     x = rng.standard_normal((2, size, size, 2))
     out = (pool_out(size, kernel[0], stride[0], padding[0]),) * 2
     r = rng.standard_normal((2, *out, 2))
-    loss = lambda: weighted_sum(r)(bw.avg_pool_forward(x, kernel, stride, padding, out, include_pad))  # noqa: E731
-    assert_close(bw.avg_pool_backward(r, x.shape, kernel, stride, padding, include_pad),
+    loss = lambda: weighted_sum(r)(pool.avg_pool_forward(x, kernel, stride, padding, out, include_pad))  # noqa: E731
+    assert_close(pool.avg_pool_backward(r, x.shape, kernel, stride, padding, include_pad),
                  numeric_gradient(loss, x))
 
 
@@ -151,7 +152,7 @@ def test_global_avg_pool_gradient_matches_finite_differences():
     x = rng.standard_normal((2, 3, 2, 4))
     r = rng.standard_normal((2, 4))
     loss = lambda: weighted_sum(r)(x.mean(axis=(1, 2)))              # noqa: E731
-    assert_close(bw.global_avg_pool_backward(r, x.shape), numeric_gradient(loss, x))
+    assert_close(pool.global_avg_pool_backward(r, x.shape), numeric_gradient(loss, x))
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -169,8 +170,8 @@ def test_pooling_forward_agrees_with_the_inference_kernels():
     x = np.random.default_rng(2).standard_normal((2, 7, 7, 3)).astype(np.float32)
     for k, s, p in [(3, 2, 1), (2, 2, 0), (3, 1, 1)]:
         out = (pool_out(7, k, s, p),) * 2
-        np.testing.assert_array_equal(bw.max_pool_forward(x, (k, k), (s, s), (p, p), out),
+        np.testing.assert_array_equal(pool.max_pool_forward(x, (k, k), (s, s), (p, p), out),
                                       kernels.max_pool(x, (k, k), (s, s), (p, p), (1, 1), out))
         for include in (True, False):
-            np.testing.assert_allclose(bw.avg_pool_forward(x, (k, k), (s, s), (p, p), out, include),
+            np.testing.assert_allclose(pool.avg_pool_forward(x, (k, k), (s, s), (p, p), out, include),
                                        kernels.avg_pool(x, (k, k), (s, s), (p, p), out, include), rtol=1e-6)
