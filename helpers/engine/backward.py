@@ -14,13 +14,16 @@ of images and ``W`` the filter as a ``(K_h K_w C_in/g, C_out/g)`` matrix,
 - weight gradient: ``dW = P^T dY``         (K x M x C_out MACs, the same),
 - input gradient: ``dP = dY W^T``, then each column of ``dP`` is added back
   to the input position it was gathered from (col2im; M x C_out x K MACs).
+  Where the stride is 1 and the output keeps the input's size, the same
+  gradient is computed as a convolution of ``dY`` with the filter flipped in
+  space and transposed in channels: the same MACs, gathered instead of scattered.
 
 So a convolution's backward costs twice its forward, minus the input
 gradient where no earlier layer needs it (the network's first layer). The
 patches are not kept between forward and backward: backward gathers them
 again from the layer's input, so that training keeps one tensor per layer
 rather than one ``K_h K_w`` times larger. Images are split between threads
-(:func:`helpers.kernels.pipelines`, one per core, each with a single-threaded
+(:func:`helpers.engine.kernels.pipelines`, one per core, each with a single-threaded
 GEMM) in blocks whose patch matrix fits a core's cache; every GEMM adds its
 ``m * k * n`` to ``macs``, the list the caller passes, so the count is what was
 performed, not what a formula predicts.

@@ -53,10 +53,12 @@ class Pass:
 
     @property
     def forward_macs(self):
+        """MACs the forward pass performed, all layers."""
         return sum(f for f, _ in self.macs.values())
 
     @property
     def backward_macs(self):
+        """MACs the backward pass performed, all layers."""
         return sum(b for _, b in self.macs.values())
 
 
