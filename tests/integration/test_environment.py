@@ -50,7 +50,7 @@ def test_pyproject_states_python_311_and_every_dependency_is_pinned():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["requires-python"] == ">=3.11"
     assert "Python 3.11" in (ROOT / "README.md").read_text()
-    assert sorted(project["dependencies"]) == ["cryptography", "matplotlib", "numpy", "sympy"]
+    assert sorted(project["dependencies"]) == ["cryptography", "matplotlib", "numpy", "scikit-learn", "sympy"]
     extras = project["optional-dependencies"]
     assert {"pytest-xdist", "nbval", "hypothesis"} <= set(extras["test"])
     assert {"nbconvert", "latex2mathml"} <= set(extras["html"])

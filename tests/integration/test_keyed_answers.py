@@ -44,7 +44,6 @@ R20_KEPT = 128 * (64                                        # per image: the inp
 TRAINING = {   # notebook 11 at batch 128, fp32
     "train.conv_backward_macs": "2*M_r*M_c*N_o*F_r*F_c*N_i",
     "train.backward_macs": 128 * (2 * R20_MACS - 8 * 8 * 16 * 9),
-    "train.step_ratio": (3 * R20_MACS - 8 * 8 * 16 * 9) / R20_MACS,
     "train.weight_bytes": 4 * R20_PARAMS,
     "train.kept_bytes": 4 * R20_KEPT,
     "train.train_bytes": 3 * 4 * R20_PARAMS + 4 * R20_KEPT,
