@@ -24,7 +24,7 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _MODULES = ("conventions", "formulas", "symbols", "layers", "model", "zoo", "summaries", "tables",
-            "receptive", "roofline", "systolic", "lowering", "space_to_depth", "plots",
+            "receptive", "machines", "roofline", "systolic", "lowering", "space_to_depth", "plots",
             "engine")
 _NAMES = {
     "check": "answers.checking",

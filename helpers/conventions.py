@@ -32,3 +32,24 @@ FLOPS_PER_MAC = 2
 
 TEXT = __doc__.split("Examples")[0].split("\n\n", 1)[1].strip()
 """The conventions as prose, for printing in notebooks."""
+
+
+def _markdown(text):
+    """RST prose -> Markdown: ``:math:`x``` -> ``$x$``, ``10**6`` -> ``$10^{6}$``,
+    double backticks -> single, `` x `` (times) -> `` × ``."""
+    import re
+    text = re.sub(r":math:`([^`]*)`", r"$\1$", text)
+    text = re.sub(r"(\d+)\*\*(\d+)", r"$\1^{\2}$", text)
+    return text.replace("``", "`").replace(" x ", " × ")
+
+
+MARKDOWN = _markdown(TEXT)
+"""The conventions as Markdown, for ``IPython.display.Markdown`` in a notebook.
+
+Examples
+--------
+>>> "**MAC**" in MARKDOWN and ":math:" not in MARKDOWN and "``" not in MARKDOWN
+True
+>>> "$10^{6}$" in MARKDOWN
+True
+"""
