@@ -40,11 +40,15 @@ INDEPENDENT = {
     "intensity.max_at_fixed_macs": 1024 / 3,
     "roofline.tpu_ridge": 92e12 / 34e9,
     "roofline.matvec_gflops": 51e9 * 2 * 4096**2 / ((4096**2 + 2 * 4096) * 4) / 1e9,
+    "dense.cost_small": (4 * 4, 4 * 4 + 4 + 4),              # 1x2x2: a 4x4 matrix and two 4-vectors
     "dense.mnist_macs": 784**2,
     "dense.cifar_macs": 3072**2,
     "dense.imagenet_macs": 150528**2,
     "dense.quarter_hd_macs": (3 * 512 * 1024) ** 2,
     "dense.hd_macs": (3 * 1024 * 2048) ** 2,
+    **{f"dense.{name}_memory": n * n + 2 * n for name, n in
+       (("mnist", 784), ("cifar", 3072), ("imagenet", 150528), ("quarter_hd", 3 * 512 * 1024),
+        ("hd", 3 * 1024 * 2048))},
     "dense.macs_formula": "(L_d*L_r*L_c)**2",
     "dense.memory_formula": "(L_d*L_r*L_c)**2 + 2*L_d*L_r*L_c",
     "dense.hd_weight_tb": (3 * 1024 * 2048) ** 2 * 4 / 1e12,
@@ -55,9 +59,17 @@ INDEPENDENT = {
     "conv.total_macs": "F_r*F_c*N_i*N_o*M_r*M_c",
     "conv.memory": "N_i*L_r*L_c + N_o*M_r*M_c + N_o*N_i*F_r*F_c",
     "conv.scale_image_macs": 4,
+    "conv.scale_image_memory": (2 * 256 * 112 * 112 + 256 * 256 * 9) / (2 * 256 * 56 * 56 + 256 * 256 * 9),
+    "conv.scale_filter_macs": 25 / 9,
+    "conv.scale_filter_memory": (2 * 256 * 56 * 56 + 256 * 256 * 25) / (2 * 256 * 56 * 56 + 256 * 256 * 9),
+    "conv.scale_channels_macs": 4,
     "conv.scale_channels_memory": (2 * 512 * 56 * 56 + 512 * 512 * 9) / (2 * 256 * 56 * 56 + 256 * 256 * 9),
     "conv.im2col_blowup": (3 * 11 * 11) * (55 * 55) / (3 * 227 * 227),
+    "padding.same_total": "F - 1",
     "padding.f1": 0, "padding.f3": 1, "padding.f5": 2, "padding.f4": (1, 2),
+    "stride.fn_small": 3,                                    # 7 padded positions, windows at 0, 2, 4
+    "stride.s1_symbolic": "L",
+    "stride.s2_symbolic": "ceiling(L/2)",
     "stride.s1_output": 224,
     "stride.s2_output": (224 + 2 - 3) // 2 + 1,
     "stride.lowered_n": 112 * 112,
@@ -105,6 +117,9 @@ WRONG = {   # plausible mistakes that must not pass
     "inception.naive_macs": 17_748_038_336, "rf.resnet50": 142, "width.filter_memory": 1 / 2,
     "width.feature_memory": 1 / 4, "stride.s2_output": 111, "tpu.a": 144 / 65536 * 100,
     "resize.apply_512x512": "no", "conv.macs_per_output": "F_r*F_c*N_i*N_o",
+    "dense.mnist_memory": 784**2, "dense.cost_small": (16, 16), "padding.same_total": "(F - 1)/2",
+    "conv.scale_filter_memory": 25 / 9, "conv.scale_image_memory": 4, "stride.s2_symbolic": "L/2",
+    "stride.s1_symbolic": "L - F + 1",
 }
 
 
