@@ -67,7 +67,7 @@ INDEPENDENT = {
     "conv.im2col_blowup": (3 * 11 * 11) * (55 * 55) / (3 * 227 * 227),
     "padding.same_total": "F - 1",
     "padding.f1": 0, "padding.f3": 1, "padding.f5": 2, "padding.f4": (1, 2),
-    "stride.fn_small": 3,                                    # 7 padded positions, windows at 0, 2, 4
+    "stride.fn_small": 6,                                    # 13 padded positions, windows at 0, 2, ..., 10
     "stride.s1_symbolic": "L",
     "stride.s2_symbolic": "ceiling(L/2)",
     "stride.s1_output": 224,
@@ -124,8 +124,9 @@ WRONG = {   # plausible mistakes that must not pass
 
 
 def test_every_keyed_question_has_an_independent_answer():
-    assert set(load_key()) - set(INDEPENDENT) == set(), "add an independent value for new questions"
-    assert set(INDEPENDENT) - set(load_key()) == set()
+    judged = {qid for qid, entry in load_key().items() if entry.get("kind") != "manual"}   # written answers are graded by hand
+    assert judged - set(INDEPENDENT) == set(), "add an independent value for new questions"
+    assert set(INDEPENDENT) - judged == set()
 
 
 @pytest.mark.parametrize("qid", sorted(INDEPENDENT))

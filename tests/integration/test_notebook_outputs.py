@@ -152,7 +152,7 @@ PROSE = {   # numbers stated in markdown, each from first principles or a cited 
         f"$1024/3 \\approx {1024 / 3:.1f}$", f"$4096/4098 \\approx {4096 / 4098:.4f}$",
         f"{4096**2 // 64**3} times the", f"$64/3 \\approx {64 / 3:.1f}$",
         f"more than {int((64 / 3) / GEMV)} times higher", f"about {round(100 * HASWELL_GEMV / 1.3e12)} % of the peak",
-        "eigenvalues 3\n        and 1",
+        "eigenvalues 3\nand 1",
     ],
     "02-dense-layers": [
         "$N_i = " + f"{HD:,}".replace(",", "{,}") + "$", f"{HD**2 / 1e13:.1f} \\times",
@@ -161,8 +161,8 @@ PROSE = {   # numbers stated in markdown, each from first principles or a cited 
         f"multiplies the pixel count by {2 * 2} and the work and the weights by {(2 * 2)**2}",
     ],
     "03-conv-as-gemm": [f"{2 * 256 * 56 * 56:,} elements", f"{256 * 256 * 9:,}."],
-    "04-padding-and-stride": ["(" + f"{112**2:,}".replace(",", "{,}") + " columns",
-                              f"{224**2:,}".replace(",", "{,}") + "$)", f"covers {2 * (3 - 1) + 1} positions"],
+    "04-padding-and-stride": ["$112^2 = " + f"{112**2:,}".replace(",", "{,}") + "$ columns",
+                              "$224^2 = " + f"{224**2:,}".replace(",", "{,}") + "$)", f"covers {2 * (3 - 1) + 1} positions"],
 }
 
 
