@@ -2,5 +2,6 @@
 
 - :mod:`~helpers.release.build`: ``python -m helpers release`` (and ``--check``).
 - :mod:`~helpers.release.blank`: blanking solution regions into a student copy.
-- :mod:`~helpers.release.publish`: the student handout and the HTML answer pages.
+- :mod:`~helpers.release.handout`: the student hand-out, a small project of its own.
+- :mod:`~helpers.release.html`: the worked solutions as offline HTML pages.
 """

@@ -1,10 +1,13 @@
 """check(): verdicts, tolerance, slips, symbolic answers, odd input, a key that hides answers."""
 
+import contextlib
+import hashlib
 import json
 import math
 import subprocess
 import sys
 from fractions import Fraction
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -51,17 +54,33 @@ def test_real_tolerance_boundary():
     assert status("t.wide", 0.25 * 1.25, WIDE) == "wrong"
 
 
+@contextlib.contextmanager
+def fast_digests():
+    """The window is a property of the bins, not of the hash: a fast salted hash keeps
+    the property tests quick (the real PBKDF2 digest is used everywhere else)."""
+    def fast(qid, text):
+        return hashlib.sha256(f"{qid}|{text}".encode()).hexdigest()[:32]
+    with mock.patch("helpers.answers.keying.digest", fast), mock.patch("helpers.answers.judge.digest", fast):
+        yield
+
+
 @settings(max_examples=40)
 @given(st.floats(1e-6, 1e12), st.floats(-0.00499, 0.00499))
 def test_every_value_within_rtol_is_accepted(ref, rel):
-    entry = make_entry("t.h", ref)
-    assert status("t.h", ref * (1 + rel), entry) == "correct"
+    with fast_digests():
+        entry = make_entry("t.h", ref)
+        assert status("t.h", ref * (1 + rel), entry) == "correct"
 
 
 @settings(max_examples=60)
 @given(st.floats(1e-6, 1e12), st.sampled_from([0.005, 0.01, 0.1, 0.25]), st.floats(0, 10))
 def test_the_window_is_rtol_and_at_most_one_bin_more(ref, rtol, rel):
-    # every value within rtol is accepted (above); beyond one bin past the window, none is
+    # every value within rtol is accepted; beyond one bin past the window, none is
+    with fast_digests():
+        _window(ref, rtol, rel)
+
+
+def _window(ref, rtol, rel):
     entry = make_entry("t.h", ref, rtol=rtol)
     bin_factor = (1 + rtol) ** (1 / BINS_PER_RTOL)
     if rel > (1 + rtol) * bin_factor - 1:
@@ -216,3 +235,17 @@ def test_written_answers_are_not_judged_by_check():
     assert verdict.status == "manual" and "by hand" in verdict.message
     with pytest.raises(ValueError):
         manual_entry(0)
+
+
+def test_grading_mode_records_and_never_opens_an_explanation(monkeypatch):
+    from helpers.answers import checking, unlock
+    sealed = unlock.seal("t.int", "the story of 105415200", ["105415200"])
+    monkeypatch.setattr(checking, "load_key", lambda: {"t.int": {**INT, "unlock": sealed}})
+    monkeypatch.setattr(unlock, "open_sealed", lambda *a: pytest.fail("grading opened an explanation"))
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: shown.append(a))
+    monkeypatch.setenv(checking.MODE_ENV, "grade")
+    assert checking.check("t.int", 105415200).status == "recorded"
+    assert shown == [({checking.MIME: {"qid": "t.int", "value": {"int": "105415200"}}},)]
+    # the verdict the grader computes does not depend on the sealed text
+    assert judge("t.int", 105415200, {**INT, "unlock": sealed}) == judge("t.int", 105415200, INT)
