@@ -103,7 +103,7 @@ def _cmd_check(args):
     verdict = judge(args.qid, args.value, entry)
     if entry is None:
         verdict.message = unknown_message(args.qid, key)
-    print(verdict.line())
+    print(verdict.line(), file=sys.stderr if entry is None else sys.stdout)
     return {"correct": 0, "unknown": 2}.get(verdict.status, 1)
 
 

@@ -29,7 +29,7 @@ from fractions import Fraction
 import numpy as np
 
 from helpers.formulas import conv2d_elems, flops, gemm_elems, gemm_macs
-from helpers.machines import HASWELL, TPU_V1, Machine  # noqa: F401  (re-exported)
+from helpers.machines import HASWELL, TPU_V1, Machine  # noqa: F401  (re-exported: rooflines to compute with)
 
 __all__ = ["Machine", "TPU_V1", "HASWELL", "gemm_intensity", "flops_per_byte", "attainable",
            "ridge", "layer_intensity"]

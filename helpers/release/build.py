@@ -55,13 +55,13 @@ def _code_hash(nb, root):
     return code_hash(nb, Path(root) / "helpers")
 
 
-def _kernel_manager(folder):
-    """A kernel talking over local sockets in ``folder`` (POSIX), not unencrypted TCP:
+def _kernel_config(folder):
+    """Kernels talk over local sockets in ``folder`` (POSIX), not unencrypted TCP:
     private to this user, and no "running over TCP without encryption" warning."""
-    from jupyter_client.manager import KernelManager
+    from traitlets.config import Config
     if os.name != "posix":  # pragma: no cover - no IPC transport on Windows
-        return KernelManager(kernel_name="python3")
-    return KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(folder) / "kernel"))
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "kernel")}})
 
 
 def execute(nb, cwd, name="notebook", timeout=600):
@@ -75,7 +75,8 @@ def execute(nb, cwd, name="notebook", timeout=600):
         os.environ.update({RECORD_ENV: str(record), MODE_ENV: "release", UNLOCKS_ENV: str(unlocks),
                            "PYTHONHASHSEED": "0"})
         try:
-            NotebookClient(nb, km=_kernel_manager(tmp), timeout=timeout, coalesce_streams=True,
+            NotebookClient(nb, kernel_name="python3", config=_kernel_config(tmp), timeout=timeout,
+                           coalesce_streams=True,
                            resources={"metadata": {"path": str(cwd)}}).execute()
         except CellExecutionError as err:
             failed = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(

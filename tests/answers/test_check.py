@@ -205,9 +205,10 @@ def test_cli_check_symbolic_and_exit_codes():
     wrong = run("start.rf_pool5", "196")
     assert wrong.returncode == 1 and "Hint:" in wrong.stdout
     assert run("start.rf_pool5", "...").returncode == 1
-    assert run("nope.nope", "1").returncode == 2
+    unknown = run("nope.nope", "1")
+    assert unknown.returncode == 2 and unknown.stdout == "" and "unknown question id" in unknown.stderr
     near = run("start.rf_pol5", "1")
-    assert near.returncode == 2 and "did you mean 'start.rf_pool5'" in near.stdout
+    assert near.returncode == 2 and "did you mean 'start.rf_pool5'" in near.stderr
     listed = run("--list", "00")
     assert listed.returncode == 0 and listed.stdout.split() == ["00-getting-started:", *sorted(
         q for q, e in load_key().items() if e["notebook"] == "00-getting-started")]
@@ -249,3 +250,14 @@ def test_grading_mode_records_and_never_opens_an_explanation(monkeypatch):
     assert shown == [({checking.MIME: {"qid": "t.int", "value": {"int": "105415200"}}},)]
     # the verdict the grader computes does not depend on the sealed text
     assert judge("t.int", 105415200, {**INT, "unlock": sealed}) == judge("t.int", 105415200, INT)
+
+
+def test_the_student_side_imports_no_tool():
+    # check() is the kernel side of the grading protocol: it must not pull in the grader,
+    # the release tools or the CLI (their source is not part of a notebook's code hash)
+    code = ("import sys\nfrom helpers import check\ncheck('start.rf_pool5', 1)\ncheck('start.rf_pool5', 195)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('helpers')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    loaded = eval(result.stdout.strip().splitlines()[-1])
+    assert "helpers.answers.checking" in loaded
+    assert not [m for m in loaded if m.startswith(("helpers.grading", "helpers.release", "helpers.cli"))], loaded

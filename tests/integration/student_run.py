@@ -5,7 +5,10 @@ runs the notebooks one after another (each in a fresh namespace, imports shared)
 the suite pays the start-up of Python, numpy, sympy and matplotlib once. For every cell
 it records what a student would see: stream text, each MIME type of displayed and
 returned values, errors, and the text of every figure drawn (titles, axis labels, tick
-labels, legends, annotations), read from the figure as the inline backend renders it.
+labels the author placed, legends, annotations, table cells), read from the figure as the
+inline backend renders it. Tick labels matplotlib placed by itself on a numeric axis are
+left out: they follow the data's range (round numbers such as 0, 100, 400), and what the
+data shows is judged through the labels and annotations that state it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,23 @@ from pathlib import Path
 _KEEP = ("text/plain", "text/markdown", "text/latex", "text/html")
 
 
+def _automatic_ticks(figure):
+    """Ids of tick labels matplotlib placed by itself on a numeric axis (they follow the
+    data range, so the author did not choose them); ticks set with ``set_xticks`` or
+    categories are kept."""
+    from matplotlib.ticker import FixedLocator
+    skip = set()
+    for ax in figure.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for locator, ticks in ((axis.get_major_locator(), axis.get_major_ticks()),
+                                   (axis.get_minor_locator(), axis.get_minor_ticks())):
+                if isinstance(locator, FixedLocator) or type(locator).__module__ == "matplotlib.category":
+                    continue
+                skip |= {id(t) for tick in ticks for t in (tick.label1, tick.label2)}
+                skip.add(id(axis.offsetText))
+    return skip
+
+
 def _figure_texts(sink):
     """Record the text of every figure rendered from now on into ``sink`` (a list)."""
     import matplotlib.backend_bases as backend_bases
@@ -27,7 +47,9 @@ def _figure_texts(sink):
 
     def print_figure(self, *args, **kwargs):
         result = original(self, *args, **kwargs)        # drawn: tick labels are final now
-        sink.extend(t.get_text() for t in self.figure.findobj(mtext.Text) if t.get_visible() and t.get_text())
+        skip = _automatic_ticks(self.figure)
+        sink.extend(t.get_text() for t in self.figure.findobj(mtext.Text)
+                    if t.get_visible() and t.get_text() and id(t) not in skip)
         return result
     backend_bases.FigureCanvasBase.print_figure = print_figure
 
@@ -45,13 +67,11 @@ def run(path, shell):
         if cell.cell_type != "code":
             continue
         plots = _SINK[0] = []
-        returned = {}
+        returned = _RESULTS[0] = []
         with capture_output() as captured:
             result = shell.run_cell(cell.source, store_history=True)
-            if result.result is not None and not cell.source.rstrip().endswith(";"):
-                returned, _ = shell.display_formatter.format(result.result)   # every MIME type, not only text
         outputs = [("stream", captured.stdout), ("stderr", captured.stderr)]
-        for data in [out.data for out in captured.outputs] + [returned]:
+        for data in [out.data for out in captured.outputs] + returned:
             outputs += [(mime, data[mime]) for mime in _KEEP if mime in data]
         error = result.error_in_exec or result.error_before_exec
         if error is not None:
@@ -65,6 +85,16 @@ def run(path, shell):
 
 _SINK = [[]]
 """The list the current cell's figure texts go to."""
+_RESULTS = [[]]
+"""The list the current cell's returned value (its MIME bundle) goes to."""
+
+
+def _as_kernel_displayhook(shell):
+    """Make the shell's displayhook hand a cell's value over as a MIME bundle, as a
+    kernel's does (an ``execute_result``), instead of printing ``Out[n]: repr``."""
+    hook = shell.displayhook
+    hook.write_output_prompt = lambda: None
+    hook.write_format_data = lambda format_dict, md_dict=None: _RESULTS[0].append(format_dict)
 
 
 class _CellSink:
@@ -79,6 +109,7 @@ def main(out, paths):
         def enable_gui(self, gui=None):           # the inline backend needs no GUI loop
             pass
     shell = Shell.instance()
+    _as_kernel_displayhook(shell)
     _figure_texts(_CellSink())
     results = {}
     for path in [Path(p).resolve() for p in paths]:

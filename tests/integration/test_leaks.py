@@ -4,10 +4,11 @@ Every student notebook (``notebooks/``) is run top to bottom with its answers bl
 (:mod:`student_run`, once per notebook for all tests here). From what a student then
 sees — every markdown source; every stream, plain-text, HTML (tags stripped), LaTeX
 and Markdown output; error messages; the text of every figure (titles, axis labels,
-tick labels, legends, annotations) — every number and every word is taken and judged
+legends, annotations, table cells, tick labels the author placed — not those matplotlib
+places by itself along a numeric axis, which follow the data's range) — every number and every word is taken and judged
 with the project's own :func:`~helpers.answers.judge.judge` against every question of
-that notebook. Any value judged correct is a leak: the test names notebook, cell and
-question.
+that notebook; so is every question's hint (shown after a wrong answer). Any value
+judged correct is a leak: the test names notebook, cell and question.
 
 Numbers are read as written (``61,100,840``, ``0.0117``, ``2.5e6``, ``3 \\times 10^{6}``),
 also scaled by a unit or percent sign right after them (``61.1 M``, ``1.17 %``), as
@@ -19,8 +20,8 @@ Two exemptions, both because the value is part of the question, not of its answe
 - a value written in one of the notebook's ``given`` cells (the problem's givens,
   stated in its table too): when an answer equals a given (the output side of a
   stride-1 "same" convolution is its input side), stating the given is not a leak;
-- for yes/no questions, the words yes/no/true/false in *markdown* (the problem offers
-  both); in outputs and figures they are judged like every other word.
+- for yes/no questions, the words yes/no/true/false in *markdown* and hints (the prose
+  offers both); in outputs and figures they are judged like every other word.
 
 Not covered (a reviewer's eye is): symbolic answers written as formulas, and numbers
 that only their product or sum would reveal.
@@ -44,7 +45,7 @@ import pytest
 from helpers.answers.judge import KEY_PATH, judge, load_key
 from helpers.answers.keying import make_entry
 from helpers.release.build import ROOT
-from helpers.release.notebooks import check_calls, tags
+from helpers.release.notebooks import check_calls, question_cells, tags
 
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
 YES_NO = {"yes", "no", "true", "false"}
@@ -151,7 +152,7 @@ def leaks(name, texts, questions, givens=frozenset()):
             candidates.setdefault(("tuple", value), (index, where))
         for value in words(text):
             candidates.setdefault(("word", value), (index, where))
-            if where != "markdown":
+            if where != "markdown" and not where.startswith("hint"):      # prose offers both yes and no
                 candidates.setdefault(("output word", value), (index, where))
     accepts = {"number": ("int", "real"), "tuple": ("tuple",), "word": ("text",), "output word": ("text",)}
     jobs = []
@@ -203,7 +204,9 @@ def test_student_notebook_runs_with_blank_answers(name, shown):
 def test_student_notebook_shows_no_keyed_answer(name, shown):
     nb = nbformat.read(str(ROOT / "notebooks" / name), as_version=4)
     assert _questions(name), f"{name}: the key has no questions for it"
-    found = leaks(name, seen(nb, shown[name]), _questions(name), given_values(nb))
+    cells = question_cells(nb)
+    hints = [(cells.get(q, "?"), f"hint of {q}", e["hint"]) for q, e in _questions(name).items()]
+    found = leaks(name, [*seen(nb, shown[name]), *hints], _questions(name), given_values(nb))
     assert not found, f"{len(found)} keyed answer(s) shown by the student copy:\n" + "\n".join(found)
 
 

@@ -164,12 +164,18 @@ def test_repository_release_is_up_to_date():
     assert result.returncode == 0, result.stderr
 
 
-def test_release_kernels_use_local_sockets_and_print_no_tcp_warning(tmp_path, capfd):
+def test_release_kernels_use_local_sockets_print_no_tcp_warning_and_stop(tmp_path, capfd):
+    import os
     from helpers.release.build import execute
-    nb = new_notebook(cells=[new_code_cell("import os; print(os.getcwd())")])
+    nb = new_notebook(cells=[new_code_cell(
+        "import os\nfrom ipykernel.kernelapp import IPKernelApp\n"
+        "print(os.getcwd(), IPKernelApp.instance().transport, os.getpid())")])
     nb, records = execute(nb, tmp_path, "tiny.ipynb", timeout=60)
-    assert nb.cells[0].outputs[0]["text"] == f"{tmp_path}\n" and records == []
+    cwd, transport, pid = nb.cells[0].outputs[0]["text"].split()
+    assert (cwd, transport, records) == (str(tmp_path), "ipc", [])
     assert "without encryption" not in capfd.readouterr().err
+    with pytest.raises(ProcessLookupError):          # the kernel was shut down, not left running
+        os.kill(int(pid), 0)
 
 
 def test_release_refuses_a_project_without_solutions(tmp_path):

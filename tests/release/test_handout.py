@@ -67,6 +67,9 @@ def assert_is_a_student_project(out):
         assert needed in readme, needed
     for instructor in ("solutions/", "golden", "helpers grade", "make release", "make html", "--out"):
         assert instructor not in readme, instructor
+    example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)        # a real answer cell
+    assert all(line.replace('"', '\\"') in (out / "notebooks" / "00-getting-started.ipynb").read_text()
+               for line in example.splitlines())
     config = tomllib.loads((out / "pyproject.toml").read_text())
     pytest_ini = config["tool"]["pytest"]["ini_options"]
     assert all((out / p).is_dir() for p in pytest_ini["testpaths"])
@@ -88,25 +91,39 @@ def makefile_targets(path):
     return {m for m in re.findall(r"(?m)^([A-Za-z][\w-]*)\s*:(?!=)", path.read_text())}
 
 
+def solution_lines():
+    """``{notebook file name: non-trivial lines only its solution has}``: region bodies and
+    solution cells, less the lines its student copy keeps anyway (a kept ``def`` signature,
+    a plotting line that a visible cell of the notebook also has)."""
+    secrets = {}
+    for path in solution_paths(ROOT):
+        found, shared = set(), set()
+        for cell in read(path).cells:
+            if "solution" in cell.metadata.get("tags", []):
+                found |= {line.strip() for line in cell.source.splitlines() if len(line.strip()) > 25}
+            elif BEGIN in cell.source:
+                head, body = cell.source.split(BEGIN, 1)
+                found |= {line.strip() for line in body.split(END)[0].splitlines()
+                          if len(line.strip()) > 12 and not line.strip().startswith("def ")}
+                shared |= {line.strip() for line in (head + body.split(END, 1)[1]).splitlines()}
+            else:
+                shared |= {line.strip() for line in cell.source.splitlines()}
+        secrets[path.name] = found - shared
+    return secrets
+
+
 def test_handout_is_a_student_project_without_solutions(built):
     out, files = built
     assert_is_a_student_project(out)
     assert makefile_targets(out / "Makefile") == {"lab", "test", "conda-env"}   # conda-env: set-up only
     assert MAKEFILE_END not in (out / "Makefile").read_text()
-    secrets = set()
-    for path in solution_paths(ROOT):
-        for cell in read(path).cells:
-            if "solution" in cell.metadata.get("tags", []):
-                secrets |= {line.strip() for line in cell.source.splitlines() if len(line.strip()) > 25}
-            elif BEGIN in cell.source:
-                body = cell.source.split(BEGIN)[1].split(END)[0]
-                secrets |= {line.strip() for line in body.splitlines()       # a def keeps its signature
-                            if len(line.strip()) > 12 and not line.strip().startswith("def ")}
-    assert len(secrets) > 50
+    secrets = solution_lines()
+    assert sum(map(len, secrets.values())) > 50
+    everything = set().union(*secrets.values())
     for f in files:
         if f.suffix in (".ipynb", ".md"):
             text = (out / f).read_text()
-            assert not [s for s in secrets if s in text], f
+            assert not [s for s in secrets.get(f.name, everything) if s in text], f
 
 
 def test_nothing_in_the_handout_regenerates_or_deletes_notebooks(handout):
