@@ -14,7 +14,7 @@ Design of the fast path (``conv="fast"``, the default):
   PyTorch's channel-first order happens at ``Flatten``.
 - **One pipeline per core.** A convolution's output rows (of the whole
   batch) are split into one part per BLAS thread, each run on its own thread
-  with a *single-threaded* GEMM (:mod:`helpers.blas` switches OpenBLAS for
+  with a *single-threaded* GEMM (:mod:`helpers.engine.blas` switches OpenBLAS for
   the layer): a pipeline gathers the patches of a block of rows into its own
   2 MiB patch matrix (im2col, which stays in the core's L2 cache) and
   multiplies it with ``np.matmul(..., out=)`` straight into the output.
@@ -29,29 +29,44 @@ Design of the fast path (``conv="fast"``, the default):
   the gather but runs ``F_r F_c`` thinner GEMMs and accumulates through
   memory; on this machine the gathered GEMM was faster.)
 - **Winograd F(2x2, 3x3)** for large 3x3 stride-1 layers
-  (:mod:`helpers.winograd`), with the same pipelines over rows of tiles.
-- **Reused workspaces.** Patch matrices, Winograd buffers and padded inputs
-  live in buffers kept between calls (``kernels.workspace``), so a forward
-  pass does not pay page faults for fresh scratch memory in every layer.
-- **Two activation buffers for a chain.** When the model is a plain chain of
-  layers (AlexNet, VGG), each result is written into the one of two reused
-  buffers that does not hold its input, so a pass needs weights + the two
-  largest activations + the workspace, and the result is copied out at the end.
-  Models with branches allocate each result afresh. Workspaces and these
-  buffers are anonymous memory maps of their own, returned to the system
-  when they grow, never left as holes in malloc's heap; with them the peak
-  resident memory of AlexNet at batch 32 is within 10 % of that sum.
+  (:mod:`helpers.engine.winograd`), with the same pipelines over rows of tiles.
+  A 1x1 stride-1 convolution needs no gather at all: its NHWC input *is* the
+  patch matrix, multiplied block by block. With few output pixels per
+  pipeline (batch 1, the last stages), the pipelines split the output
+  channels instead of the pixels, so that each GEMM keeps every row.
+- **Batch norm folded, the rest fused.** A batch norm right after a
+  convolution is folded into its weights and bias (computed in float64,
+  rounded once: :func:`helpers.engine.kernels.fold_batchnorm`); the ReLU after
+  it, and in a residual block the addition of the shortcut and the ReLU after
+  it, are applied to each block of the convolution's output right after its
+  GEMM, while the block is in the core's cache. A residual ``Parallel``
+  computes its shortcut first, then its main branch, whose last convolution
+  adds the shortcut. So batch norm, ReLU and addition cost no pass of their
+  own over memory; a profile shows them at 0 ms, their time inside the
+  convolution's.
+- **Reused memory.** Patch matrices, Winograd buffers and padded inputs live
+  in workspaces kept between calls, and every activation is taken from a
+  pool of buffers kept between passes (:mod:`helpers.engine.buffers`): a
+  layer's input goes back to the pool once consumed (a ``Parallel``'s input
+  once its last branch has read it), so a chain of layers (AlexNet, VGG)
+  lives in two buffers, the two largest activations, and a residual network
+  in a few more, with no page faults for fresh memory in any layer of any
+  pass after the first. All of them are anonymous memory maps of their own,
+  returned to the system when they grow, never left as holes in malloc's
+  heap. The result is copied out at the end.
 - **Derived weights cached.** A convolution's GEMM-layout filter (with the
-  bias as an extra row) and its Winograd transform are computed once per
-  weight array: treat parameter arrays as immutable (replace, don't edit in
-  place).
-- **In place where safe.** ReLU, bias and batch norm write into arrays the
-  engine owns; a tensor shared by the branches of a ``Parallel`` is never
-  modified.
+  bias as an extra row; folded with its batch norm) and its Winograd
+  transform are computed once per set of parameter arrays: treat parameter
+  arrays as immutable (replace, don't edit in place), or call
+  :func:`clear_weight_caches` after an edit in place.
+- **In place where safe.** Results are written into arrays the engine owns;
+  the caller's input and a tensor shared by the branches of a ``Parallel``
+  are never modified.
 
 ``conv="naive"`` runs every convolution with the explicit loops of
-:func:`helpers.lowering.conv2d_direct`: the reference for tests, usable only
-on tiny inputs.
+:func:`helpers.lowering.conv2d_direct` and every layer on its own (batch
+norms unfolded, nothing fused): the reference for tests, usable only on tiny
+inputs.
 """
 
 from __future__ import annotations
@@ -63,11 +78,12 @@ import numpy as np
 
 from helpers.engine import kernels
 from helpers.engine import winograd
+from helpers.engine.buffers import POOL, new_output
 from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, GlobalAvgPool, Linear,
                      LocalResponseNorm, MaxPool2d, ReLU, SpaceToDepth)
-from helpers.model import Layer, Sequential, join_name, trace
+from helpers.model import Layer, Parallel, Sequential, join_name, trace
 
-__all__ = ["init_params", "forward", "LayerTime", "param_count"]
+__all__ = ["init_params", "forward", "LayerTime", "param_count", "clear_weight_caches"]
 
 
 @dataclass(frozen=True)
@@ -122,64 +138,164 @@ _IN_PLACE = (ReLU, Dropout, BatchNorm2d)
 """Layers that write into their (owned) input rather than a new array."""
 
 
-def _is_chain(module):
-    return isinstance(module, Sequential) and all(isinstance(c, Layer) for _, c in module.children)
+def _release(x, y):
+    """Give ``x``'s buffer back to the pool once ``y`` has been computed from it."""
+    if y is not x and not np.shares_memory(x, y):
+        POOL.release(x)
 
 
 class _Run:
+    """One forward pass. ``owned`` travels with each array: an owned array is a pool
+    buffer that the step receiving it may modify and give back once consumed; an
+    array that is not owned (the caller's input, or the input a ``Parallel`` shares
+    between its branches) is never written."""
+
     def __init__(self, params, conv, profile):
-        self.params, self.conv, self.profile, self.times = params, conv, profile, []
+        self.params, self.conv, self.profile, self.times = params, conv, profile, {}
+        self.fuse = conv != "naive"
 
-    def chain(self, module, x, buffer):
-        """A chain of plain layers: each new result goes to the activation buffer its input
-        is not in, so the whole pass lives in two reused buffers (``act0``, ``act1``)."""
-        owned = True
-        for name, layer in module.children:
-            if isinstance(layer, _IN_PLACE):
-                x, owned = self.module(layer, x, owned, name)
-                continue
-            target = f"act{1 - buffer}"
-            with kernels.outputs_into(lambda shape, key=target: kernels.workspace(key, shape)):
-                x, owned = self.module(layer, x, owned, name)
-            buffer = 1 - buffer
-        return x
+    def record(self, name, kind, start, nbytes):
+        if self.profile:
+            ms = 1e3 * (time.perf_counter() - start) if start is not None else 0.0
+            self.times[name] = LayerTime(name, kind, ms, nbytes)
 
-    def module(self, module, x, owned, prefix):
+    def module(self, module, x, owned, prefix, tail=None):
+        """Run ``module``; ``tail = (add, relu)``: add ``add`` to its result, then ReLU."""
+        if isinstance(module, Sequential):
+            return self.sequence(module.children, x, owned, prefix, tail)
         if isinstance(module, Layer):
             name = prefix or module.kind.lower()
-            start = time.perf_counter() if self.profile else 0.0
+            start = time.perf_counter() if self.profile else None
             y, work = self.layer(module, name, x, owned)
-            if self.profile:
-                self.times.append(LayerTime(name, module.kind, 1e3 * (time.perf_counter() - start),
-                                            (y.nbytes if y is not x else 0) + work))
-            return y, owned or y is not x
-        if isinstance(module, Sequential):
-            for child_name, child in module.children:
-                x, owned = self.module(child, x, owned, join_name(prefix, child_name))
-            return x, owned
-        outs = [self.module(child, x, False, join_name(prefix, name))[0] for name, child in module.children]
+            self.record(name, module.kind, start, (y.nbytes if y is not x else 0) + work)
+            if owned:
+                _release(x, y)
+            y, owned = y, owned or y is not x
+        else:
+            y, owned = self.parallel(module, x, owned, prefix)
+        return self.tail(y, owned, tail) if tail else (y, owned)
+
+    def tail(self, y, owned, tail):
+        add, relu = tail
+        out = y if owned else new_output(y.shape)
+        np.add(y, add, out=out)
+        if relu:
+            np.maximum(out, 0, out=out)
+        return out, True
+
+    def sequence(self, children, x, owned, prefix, tail=None):
+        """A chain; with the fast path, a convolution takes the batch norm and ReLU after it
+        (and, ending the chain, the ``tail``), and a residual ``Parallel`` its ReLU."""
+        i = 0
+        while i < len(children):
+            name, child = children[i]
+            ahead = [c for _, c in children[i + 1:i + 3]]
+            if self.fuse and isinstance(child, Conv2d):
+                bn = bool(ahead) and isinstance(ahead[0], BatchNorm2d)
+                relu = len(ahead) > bn and isinstance(ahead[bn], ReLU)
+                group = children[i:i + 1 + bn + relu]
+                i += len(group)
+                last = i == len(children)
+                x, owned = self.conv_group(group, x, owned, prefix, tail if last and not relu else None)
+                if last and tail and relu:
+                    x, owned = self.tail(x, owned, tail)
+                if last:
+                    return x, owned
+                continue
+            if (self.fuse and isinstance(child, Parallel) and child.merge == "add" and ahead
+                    and isinstance(ahead[0], ReLU)):
+                x, owned = self.residual(child, x, owned, join_name(prefix, name), join_name(prefix, children[i + 1][0]))
+                i += 2
+                continue
+            x, owned = self.module(child, x, owned, join_name(prefix, name))
+            i += 1
+        return self.tail(x, owned, tail) if tail else (x, owned)
+
+    def conv_group(self, group, x, owned, prefix, tail):
+        """A convolution with the batch norm folded into its weights and the ReLU (or
+        ``tail``) applied to each block of its output as it is computed."""
+        (name, conv), *rest = group
+        name = join_name(prefix, name)
+        start = time.perf_counter() if self.profile else None
+        p = self.params.get(name, {})
+        weight, bias = p["weight"], p.get("bias")
+        relu = any(isinstance(layer, ReLU) for _, layer in rest)
+        for part, layer in rest:
+            if isinstance(layer, BatchNorm2d):
+                weight, bias = kernels.fold_batchnorm(weight, bias, self.params[join_name(prefix, part)],
+                                                      layer.eps, conv.groups)
+        add, relu = (tail[0], tail[1]) if tail else (None, relu)
+        y, work = self.conv2d(conv, name, x, weight, bias, relu=relu, add=add)
+        self.record(name, conv.kind, start, y.nbytes + work)
+        for part, layer in rest:
+            self.record(join_name(prefix, part), layer.kind, None, 0)
+        if owned:
+            _release(x, y)
+        return y, True
+
+    def residual(self, module, x, owned, prefix, relu_name):
+        """``ReLU(main(x) + sum of the other branches)``: the other branches first, then
+        the main one (the last that is not the identity), whose last convolution adds
+        their sum and applies the ReLU to each block of its output."""
+        branches = [(join_name(prefix, name), child) for name, child in module.children]
+        main = max((i for i, (_, c) in enumerate(branches) if c != Sequential()), default=len(branches) - 1)
+        acc, acc_owned = None, False
+        for i, (name, child) in enumerate(branches):
+            if i == main:
+                continue
+            out, out_owned = self.module(child, x, False, name)
+            if acc is None:
+                acc, acc_owned = out, out_owned
+            else:
+                total = acc if acc_owned else new_output(acc.shape)
+                np.add(acc, out, out=total)
+                if out_owned:
+                    POOL.release(out)
+                acc, acc_owned = total, True
+        keep_x = acc is x or not owned
+        name, child = branches[main]
+        y, y_owned = self.module(child, x, not keep_x, name, tail=(acc, True) if acc is not None else None)
+        if acc is None:
+            y = np.maximum(y, 0, out=y if y_owned else new_output(y.shape))
+        if acc_owned:
+            _release(acc, y)
+        if owned and keep_x:
+            _release(x, y)
+        self.record(relu_name, "ReLU", None, 0)
+        return y, True
+
+    def parallel(self, module, x, owned, prefix):
+        outs = [self.module(child, x, False, join_name(prefix, name)) for name, child in module.children]
+        arrays = [y for y, _ in outs]
         if module.merge == "add":
-            total = outs[0] + outs[1] if len(outs) > 1 else outs[0].copy()
-            for extra in outs[2:]:
-                total += extra
-            return total, True
-        return np.concatenate(outs, axis=-1), True
+            y = new_output(arrays[0].shape)
+            np.add(arrays[0], arrays[1], out=y) if len(arrays) > 1 else np.copyto(y, arrays[0])
+            for extra in arrays[2:]:
+                y += extra
+        else:
+            y = new_output(arrays[0].shape[:-1] + (sum(a.shape[-1] for a in arrays),))
+            np.concatenate(arrays, axis=-1, out=y)
+        for a, a_owned in outs:
+            if a_owned:
+                POOL.release(a)
+        if owned:
+            _release(x, y)
+        return y, True
 
     def layer(self, layer, name, x, owned):
         p = self.params.get(name, {})
         if isinstance(layer, Conv2d):
-            return self.conv2d(layer, name, x, p)
+            return self.conv2d(layer, name, x, p["weight"], p.get("bias"))
         if isinstance(layer, Linear):
             return kernels.linear(x, p["weight"], p.get("bias")), 0
         if isinstance(layer, ReLU):
-            return (np.maximum(x, 0, out=x) if owned else np.maximum(x, 0)), 0
+            return np.maximum(x, 0, out=x if owned else new_output(x.shape)), 0
         if isinstance(layer, (Dropout,)):
             return x, 0
         if isinstance(layer, BatchNorm2d):
             scale = p["weight"] / np.sqrt(p["running_var"] + layer.eps)
             shift = p["bias"] - p["running_mean"] * scale
-            y = x if owned else x.copy()
-            y *= scale
+            y = np.multiply(x, scale, out=x if owned else new_output(x.shape))
             y += shift
             return y, 0
         if isinstance(layer, (MaxPool2d, AvgPool2d)):
@@ -192,11 +308,11 @@ class _Run:
         if isinstance(layer, LocalResponseNorm):
             return kernels.local_response_norm(x, layer.size, layer.alpha, layer.beta, layer.k), 0
         if isinstance(layer, GlobalAvgPool):
-            return x.mean(axis=(1, 2), dtype=np.float32, out=kernels.new_output((x.shape[0], x.shape[3]))), 0
+            return x.mean(axis=(1, 2), dtype=np.float32, out=new_output((x.shape[0], x.shape[3]))), 0
         if isinstance(layer, Flatten):
             if x.ndim != 4:
                 return x, 0
-            y = kernels.new_output((x.shape[0], x.shape[3], x.shape[1], x.shape[2]))
+            y = new_output((x.shape[0], x.shape[3], x.shape[1], x.shape[2]))
             np.copyto(y, x.transpose(0, 3, 1, 2))
             return y.reshape(x.shape[0], -1), 0
         if isinstance(layer, SpaceToDepth):
@@ -204,7 +320,7 @@ class _Run:
             return kernels.space_to_depth(x, layer.block), 0
         raise TypeError(f"{name}: the engine has no kernel for {layer.kind}")
 
-    def conv2d(self, layer, name, x, p):
+    def conv2d(self, layer, name, x, weight, bias, relu=False, add=None):
         shape = (x.shape[3], x.shape[1], x.shape[2])
         _, oh, ow = layer.output_shape(shape, name)
         pads = layer.pads()
@@ -214,53 +330,63 @@ class _Run:
             if (top, left) != (bottom, right) or layer.stride_pair[0] != layer.stride_pair[1] \
                     or layer.dilation_pair[0] != layer.dilation_pair[1]:
                 raise ValueError(f"{name}: the naive path takes square, symmetric settings only")
-            y = np.stack([conv2d_direct(img.transpose(2, 0, 1).astype(np.float64), p["weight"].astype(np.float64),
+            y = np.stack([conv2d_direct(img.transpose(2, 0, 1).astype(np.float64), weight.astype(np.float64),
                                         layer.stride_pair[0], top, layer.dilation_pair[0], layer.groups)
                           for img in x]).transpose(0, 2, 3, 1).astype(np.float32)
-            if "bias" in p:
-                y += p["bias"]
+            if bias is not None:
+                y += bias
             return np.ascontiguousarray(y), 0
         tiles = x.shape[0] * (-(-oh // 2)) * (-(-ow // 2))
         if self.conv == "fast" and winograd.winograd_applies(layer.kernel_pair, layer.stride_pair,
                                                             layer.dilation_pair, layer.groups, tiles):
-            return winograd.conv2d_winograd(x, p["weight"], p.get("bias"), pads, (oh, ow))
-        return kernels.conv2d(x, p["weight"], p.get("bias"), layer.stride_pair, pads,
-                              layer.dilation_pair, layer.groups, (oh, ow))
+            return winograd.conv2d_winograd(x, weight, bias, pads, (oh, ow), relu=relu, add=add)
+        return kernels.conv2d(x, weight, bias, layer.stride_pair, pads, layer.dilation_pair, layer.groups,
+                              (oh, ow), relu=relu, add=add)
 
 
-def _nhwc(shape):
-    return (shape[0], shape[2], shape[3], shape[1]) if len(shape) == 4 else shape
+def clear_weight_caches():
+    """Forget every derived weight the engine caches (GEMM layouts, folded batch norms,
+    Winograd transforms). They are cached per parameter array, so replacing an array
+    needs nothing; call this after editing one *in place*."""
+    kernels.clear_weight_caches()
+    winograd.clear_cache()
 
 
-def _copy_in(x, buffer):
-    np.copyto(buffer, x.transpose(0, 2, 3, 1) if x.ndim == 4 else x)
-    return buffer
+def _nhwc_copy(x):
+    """The batch in NHWC order, in a pool buffer."""
+    if x.ndim == 2:
+        return x
+    y = POOL.take((x.shape[0], x.shape[2], x.shape[3], x.shape[1]))
+    np.copyto(y, x.transpose(0, 2, 3, 1))
+    return y
 
 
 def forward(model, params, x, profile=False, conv="fast"):
     """Run ``model`` on the batch ``x`` (``(N, C, H, W)`` or ``(N, F)``, float32).
 
     ``conv`` chooses the convolution path: ``"fast"`` (Winograd for large 3x3
-    stride-1 layers, im2col + GEMM otherwise), ``"im2col"`` (never Winograd) or
-    ``"naive"`` (explicit loops). Returns the output in PyTorch's layout, or
-    ``(output, [LayerTime, ...])`` with ``profile=True``.
+    stride-1 layers, im2col + GEMM otherwise; batch norms folded into the
+    convolutions before them, ReLUs and residual additions applied as each
+    block of a convolution's output is computed), ``"im2col"`` (the same
+    without Winograd) or ``"naive"`` (explicit loops, every layer on its
+    own: the reference). Returns the output in PyTorch's layout, or
+    ``(output, [LayerTime, ...])`` with ``profile=True`` (layers that were folded or
+    fused into a convolution show 0 ms; their time is in the convolution's).
     """
     if conv not in ("fast", "im2col", "naive"):
         raise ValueError(f"conv must be 'fast', 'im2col' or 'naive', got {conv!r}")
     x = np.asarray(x, dtype=np.float32)
     if x.ndim not in (2, 4):
         raise ValueError(f"input must be (N, C, H, W) or (N, F), got shape {x.shape}")
-    trace(model, x.shape[1:])                         # validates shapes before any work
+    names = [name for name, *_ in trace(model, x.shape[1:])]     # validates shapes before any work
     run = _Run(params, conv, profile)
-    if _is_chain(model):
-        # the whole pass in two reused buffers; the input's NHWC copy goes in the second
-        # (passed without a local name: holding it would keep that buffer's old memory
-        # alive when a later layer grows the buffer)
-        y = run.chain(model, _copy_in(x, kernels.workspace("act1", _nhwc(x.shape))), buffer=1)
-    else:
-        # the NHWC copy is passed without a local name, so it is freed after the first layer
-        y, _ = (run.module(model, np.ascontiguousarray(x.transpose(0, 2, 3, 1)), True, "") if x.ndim == 4
-                else run.module(model, x, False, ""))
-    # a fresh array: the caller must never hold a buffer that the next pass reuses
-    y = np.ascontiguousarray(y.transpose(0, 3, 1, 2)) if y.ndim == 4 else np.array(y)
-    return (y, run.times) if profile else y
+    try:
+        with kernels.outputs_into(POOL.take):
+            # the NHWC copy is passed without a local name: holding it would keep its
+            # buffer's old memory alive if a later layer grows that buffer
+            y, _ = run.module(model, _nhwc_copy(x), x.ndim == 4, "")
+            # a fresh array: the caller must never hold a buffer that the next pass reuses
+            y = (y.transpose(0, 3, 1, 2) if y.ndim == 4 else y).copy()
+    finally:
+        POOL.release_all()
+    return (y, [run.times[name] for name in names]) if profile else y

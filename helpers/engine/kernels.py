@@ -15,15 +15,15 @@ multiplied with ``np.matmul(..., out=)`` straight into the output array.
 
 from __future__ import annotations
 
-import mmap
-
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from helpers.engine import blas
+from helpers.engine.buffers import (POOL, new_output, outputs_into, release_workspace, workspace,  # noqa: F401
+                      workspace_bytes_held)
 
-__all__ = ["workspace", "release_workspace", "workspace_bytes", "new_output", "outputs_into", "pad_nhwc", "conv2d", "linear", "max_pool", "avg_pool", "local_response_norm", "space_to_depth",
-           "pipelines", "segments", "BLOCK_BYTES"]
+__all__ = ["workspace", "release_workspace", "workspace_bytes", "items_per_block", "new_output", "outputs_into", "pad_nhwc", "conv2d", "linear", "max_pool", "avg_pool", "local_response_norm", "space_to_depth",
+           "fold_batchnorm", "clear_weight_caches", "finish", "COLUMN_SPLIT_ROWS", "pipelines", "segments", "BLOCK_BYTES"]
 
 BLOCK_BYTES = 2 * 2**20
 """Bound on each pipeline's patch matrix in :func:`conv2d`: small enough (a core's L2
@@ -31,75 +31,13 @@ here) to stay in the cache between the gather that writes a block and the GEMM t
 reads it (Winograd has its own, larger bound: ``winograd.BLOCK_BYTES``). On AlexNet's first two convolutions at
 batch 32, 1.5-3 MiB blocks ran 5-15 % faster than 0.5 MiB or 4-48 MiB ones."""
 
-_BUFFERS = {}
-
-
-def workspace(key, shape):
-    """A float32 array of ``shape`` carved from a buffer kept between calls.
-
-    Reusing the same memory avoids a fresh allocation (and its page faults) for
-    every layer of every forward pass. Buffers only grow; ``release_workspace``
-    frees them. Threads must use different keys (the pipelines add their number).
-    """
-    size = int(np.prod(shape))
-    buf = _BUFFERS.get(key)
-    if buf is None or buf.size < size:
-        _BUFFERS.pop(key, None)
-        buf = _BUFFERS[key] = _mapped(size)
-    return buf[:size].reshape(shape)
-
-
-def _mapped(size):
-    """``size`` float32 values in an anonymous memory map of their own.
-
-    Unlike ``np.empty``, whose memory may come from malloc's heap and stay
-    there after it is freed (fragmenting it as buffers grow), a map is
-    returned to the system as soon as its array is dropped.
-    """
-    if size == 0:
-        return np.empty(0, dtype=np.float32)
-    return np.frombuffer(mmap.mmap(-1, 4 * size), dtype=np.float32)
-
-
-def release_workspace():
-    """Free the cached workspaces; return the bytes they held."""
-    held = sum(b.nbytes for b in _BUFFERS.values())
-    _BUFFERS.clear()
-    return held
-
-
-_OUTPUT = None
-
-
-def new_output(shape):
-    """A layer's result array: fresh memory, or a buffer chosen by :func:`outputs_into`."""
-    return np.empty(shape, dtype=np.float32) if _OUTPUT is None else _OUTPUT(shape)
-
-
-class outputs_into:
-    """Context manager: layer results are allocated by ``allocate(shape)`` inside it
-    (the engine uses it to alternate two reused activation buffers along a chain)."""
-
-    def __init__(self, allocate):
-        self.allocate = allocate
-
-    def __enter__(self):
-        global _OUTPUT
-        self.saved, _OUTPUT = _OUTPUT, self.allocate
-        return self
-
-    def __exit__(self, *exc):
-        global _OUTPUT
-        _OUTPUT = self.saved
-        return False
-
-
-def workspace_bytes(exclude=("act0", "act1")):
-    """Bytes the engine holds besides weights and activations: cached workspaces (not
-    counting the activation buffers named in ``exclude``) and cached derived weights."""
-    from helpers.engine.winograd import cache_bytes
-    held = sum(b.nbytes for key, b in _BUFFERS.items() if key not in exclude)
-    return held + sum(entry[2].nbytes for entry in _W_CACHE.values()) + cache_bytes()
+def workspace_bytes(exclude=()):
+    """Bytes these kernels hold besides weights and activation buffers: cached workspaces
+    (except those named in ``exclude``) and cached derived weights (GEMM layouts, batch
+    norms folded into them). (Winograd's transformed weights:
+    :func:`helpers.engine.winograd.cache_bytes`.)"""
+    folded = sum(r[0].nbytes + r[1].nbytes for _, r in _FOLDED.values() if r[0].base is None)
+    return workspace_bytes_held(exclude) + sum(entry[2].nbytes for entry in _W_CACHE.values()) + folded
 
 
 def pad_nhwc(x, top, bottom, left, right, value=0.0, key=None):
@@ -124,12 +62,12 @@ def _windows(xp, kh, kw, stride, dilation, oh, ow):
                       (sn, s_h * sh, s_w * sw, d_h * sh, d_w * sw, sc), writeable=False)
 
 
-def _chunk(n, per_image, budget):
+def items_per_block(n, per_image, budget):
     """Items per chunk: as many as ``budget`` bytes hold (at least one), balanced over the chunks.
 
-    >>> _chunk(10, 3, 12)      # 4 fit, so 3 chunks of at most 4
+    >>> items_per_block(10, 3, 12)      # 4 fit, so 3 chunks of at most 4
     4
-    >>> _chunk(10, 100, 12)
+    >>> items_per_block(10, 100, 12)
     1
     """
     most = max(1, min(n, budget // max(per_image, 1)))
@@ -172,6 +110,12 @@ def segments(start, stop, per_image):
 _W_CACHE = {}
 
 
+def _remember(key, weight, bias, w_mat):
+    if len(_W_CACHE) > 512:
+        _W_CACHE.clear()
+    _W_CACHE[key] = (weight, bias, w_mat)
+
+
 def _gemm_weights(weight, bias, g, groups):
     """Group ``g``'s filter as a ``(kh*kw*C_g + 1, C_out/g)`` GEMM operand whose last row is
     the bias; cached per weight array (it is rebuilt only if the arrays change)."""
@@ -184,13 +128,90 @@ def _gemm_weights(weight, bias, g, groups):
     w_mat = np.empty((k + 1, co_g), dtype=np.float32)
     w_mat[:k] = weight[g * co_g:(g + 1) * co_g].transpose(2, 3, 1, 0).reshape(k, co_g)
     w_mat[k] = 0.0 if bias is None else bias[g * co_g:(g + 1) * co_g]
-    if len(_W_CACHE) > 512:
-        _W_CACHE.clear()
-    _W_CACHE[key] = (weight, bias, w_mat)
+    _remember(key, weight, bias, w_mat)
     return w_mat
 
 
-def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None):
+_FOLDED = {}
+
+
+def fold_batchnorm(weight, bias, bn, eps, groups=1):
+    """A convolution followed by an inference batch norm ``bn`` (a dict of ``weight``,
+    ``bias``, ``running_mean``, ``running_var``), as one convolution:
+    ``(weight * scale, (bias - mean) * scale + shift)`` with ``scale = gamma / sqrt(var + eps)``.
+
+    Computed in float64 and rounded once to float32, so the folded layer differs from
+    the two layers only by float32 rounding. Cached per set of arrays, like the GEMM
+    layouts (treat parameter arrays as immutable, or call :func:`clear_weight_caches`
+    after editing one in place). For an ungrouped convolution the returned arrays are
+    views of their GEMM layout, cached as :func:`conv2d` uses it: folding costs no
+    memory beyond the layout the unfolded convolution would cache.
+
+    >>> w = np.ones((2, 1, 1, 1), np.float32)
+    >>> bn = {"weight": np.float32([2, 3]), "bias": np.float32([0.5, -1]),
+    ...       "running_mean": np.float32([0, 0]), "running_var": np.float32([1, 1])}
+    >>> fw, fb = fold_batchnorm(w, None, bn, eps=0.0)
+    >>> fw.ravel().tolist(), fb.tolist()
+    ([2.0, 3.0], [0.5, -1.0])
+    """
+    arrays = (weight, bias, bn["weight"], bn["bias"], bn["running_mean"], bn["running_var"])
+    key = (*map(id, arrays), eps, groups)
+    hit = _FOLDED.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], arrays)):
+        return hit[1]
+    scale = bn["weight"].astype(np.float64) / np.sqrt(bn["running_var"].astype(np.float64) + eps)
+    shift = bn["bias"].astype(np.float64) - bn["running_mean"].astype(np.float64) * scale
+    folded_w = weight.astype(np.float64) * scale[:, None, None, None]
+    folded_b = (0.0 if bias is None else bias.astype(np.float64)) * scale + shift
+    if groups != 1:
+        result = folded_w.astype(np.float32), folded_b.astype(np.float32)
+    else:
+        c_out, c_in, kh, kw = weight.shape
+        k = kh * kw * c_in
+        w_mat = np.empty((k + 1, c_out), dtype=np.float32)
+        w_mat[:k] = folded_w.transpose(2, 3, 1, 0).reshape(k, c_out)
+        w_mat[k] = folded_b
+        result = w_mat[:k].reshape(kh, kw, c_in, c_out).transpose(3, 2, 0, 1), w_mat[k]
+        _remember((id(result[0]), id(result[1]), 0), *result, w_mat)
+    if len(_FOLDED) > 512:
+        _FOLDED.clear()
+    _FOLDED[key] = (arrays, result)
+    return result
+
+
+def clear_weight_caches():
+    """Forget the cached GEMM layouts and folded batch norms (needed only after a
+    parameter array was edited in place; :func:`helpers.engine.forward.clear_weight_caches`
+    also forgets Winograd's transforms)."""
+    _W_CACHE.clear()
+    _FOLDED.clear()
+
+
+def finish(rows, bias=None, add=None, relu=False):
+    """End a layer on one block of its output, in place while the block is in cache:
+    ``rows += bias``, then ``rows += add`` (a residual, same shape), then ReLU.
+
+    >>> r = np.array([[1.0, -2.0]], np.float32)
+    >>> finish(r, np.float32([1, 0]), np.float32([[0, 1]]), relu=True).tolist()
+    [[2.0, 0.0]]
+    """
+    if bias is not None:
+        rows += bias
+    if add is not None:
+        rows += add
+    if relu:
+        np.maximum(rows, 0, out=rows)
+    return rows
+
+
+COLUMN_SPLIT_ROWS = 128
+"""Below this many output pixels per pipeline, an ungrouped convolution splits its
+output channels between the pipelines instead of its pixels: each GEMM then keeps all
+the rows (a GEMM of 25 rows ran at about 2/3 of the speed of one of 49 on ResNet-50's
+last 3x3 layer) at the price of each pipeline gathering every patch."""
+
+
+def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None, *, relu=False, add=None):
     """Convolution of NHWC ``x`` with a torch-layout ``weight`` ``(C_out, C_in/g, kh, kw)``.
 
     ``pads`` is ``((top, bottom), (left, right))``; ``out_hw`` the output size.
@@ -199,22 +220,35 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None)
     own workspace of at most ``budget`` bytes (default ``BLOCK_BYTES``) and
     multiplies them into the output with a single-threaded GEMM. The patch
     matrix has one extra column of ones, so that the bias rides along in the
-    GEMM instead of costing a pass over the output.
+    GEMM instead of costing a pass over the output. A 1x1, stride-1, unpadded
+    convolution needs no gather: its input *is* the patch matrix, multiplied
+    block by block. With few output pixels per pipeline (``COLUMN_SPLIT_ROWS``) the
+    pipelines split the output channels instead.
+
+    ``add`` (an array of the output's shape) is added and ``relu`` applied to each
+    block right after its GEMM (:func:`finish`), while it is still in cache: a
+    residual connection and its ReLU cost no extra pass over memory.
     Returns ``(y, workspace_bytes)``, ``y`` of shape ``(N, oh, ow, C_out)``.
     """
     n = x.shape[0]
     c_out, c_g, kh, kw = weight.shape
     oh, ow = out_hw
-    xp = pad_nhwc(x, *pads[0], *pads[1], key="padded")
-    windows = _windows(xp, kh, kw, stride, dilation, oh, ow)
     co_g, k = c_out // groups, kh * kw * c_g
     y = new_output((n, oh, ow, c_out))
-    out_rows = y.reshape(n * oh, ow * c_out)
     w_mats = [_gemm_weights(weight, bias, g, groups) for g in range(groups)]
+    add_rows = None if add is None else add.reshape(n * oh * ow, c_out)
+    by_columns = groups == 1 and n * oh * ow < COLUMN_SPLIT_ROWS * (blas.threads() or 1) and c_out >= 128
+    if (kh, kw, groups) == (1, 1, 1) and stride == (1, 1) and not any(pads[0] + pads[1]):
+        _pointwise(np.ascontiguousarray(x).reshape(n * oh * ow, c_g), w_mats[0], bias is not None,
+                   y.reshape(n * oh * ow, c_out), add_rows, relu, by_columns, budget)
+        return y, 0
+    xp = pad_nhwc(x, *pads[0], *pads[1], key="padded")
+    windows = _windows(xp, kh, kw, stride, dilation, oh, ow)
+    out_rows = y.reshape(n * oh, ow * c_out)
     held = []
 
-    def work(thread, start, stop):
-        block = _chunk(stop - start, ow * (k + 1) * 4, budget or BLOCK_BYTES)
+    def work(thread, start, stop, c0, c1):
+        block = items_per_block(stop - start, ow * (k + 1) * 4, budget or BLOCK_BYTES)
         cols = workspace(f"cols{thread}", (block * ow, k + 1))
         held.append(cols.nbytes)
         cols[:, k] = 1.0
@@ -229,11 +263,38 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None)
                                          (ow * row_bytes, row_bytes, kw * c_g * 4, c_g * 4, 4))
                     np.copyto(patches, windows[image, r0:r1, ..., g * c_g:(g + 1) * c_g])
                 if groups == 1:
-                    np.matmul(cols[:m], w_mats[0], out=target)
+                    np.matmul(cols[:m], w_mats[0][:, c0:c1], out=target[:, c0:c1])
                 else:
                     target[:, g * co_g:(g + 1) * co_g] = cols[:m] @ w_mats[g]
-    pipelines(n * oh, work)
+            finish(target[:, c0:c1], None, None if add is None else add_rows[first * ow:last * ow, c0:c1], relu)
+    if by_columns:
+        pipelines(c_out, lambda thread, c0, c1: work(thread, 0, n * oh, c0, c1))
+    else:
+        pipelines(n * oh, lambda thread, start, stop: work(thread, start, stop, 0, c_out))
     return y, sum(held) + (xp.nbytes if xp is not x else 0)
+
+
+def _pointwise(x_rows, w_mat, has_bias, y_rows, add_rows, relu, by_columns, budget):
+    """A 1x1 stride-1 convolution as GEMMs straight from its input rows, in blocks whose
+    input and output fit ``budget`` bytes, each finished (:func:`finish`) in cache."""
+    k, c_out = x_rows.shape[1], y_rows.shape[1]
+    w, b = w_mat[:k], (w_mat[k] if has_bias else None)
+
+    def rows(_, start, stop):
+        step = items_per_block(stop - start, (k + c_out) * 4, budget or BLOCK_BYTES)
+        for first in range(start, stop, step):
+            last = min(stop, first + step)
+            np.matmul(x_rows[first:last], w, out=y_rows[first:last])
+            finish(y_rows[first:last], b, None if add_rows is None else add_rows[first:last], relu)
+
+    def columns(_, c0, c1):
+        np.matmul(x_rows, w[:, c0:c1], out=y_rows[:, c0:c1])
+        finish(y_rows[:, c0:c1], None if b is None else b[c0:c1],
+               None if add_rows is None else add_rows[:, c0:c1], relu)
+    if by_columns:
+        pipelines(c_out, columns)
+    else:
+        pipelines(len(x_rows), rows)
 
 
 def linear(x, weight, bias):

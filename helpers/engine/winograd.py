@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.engine.kernels import _chunk, new_output, pad_nhwc, pipelines, segments, workspace
+from helpers.engine.kernels import finish, items_per_block, new_output, pad_nhwc, pipelines, segments, workspace
 
-__all__ = ["WINOGRAD_MIN_TILES", "winograd_applies", "winograd_weights", "conv2d_winograd", "cache_bytes", "BLOCK_BYTES"]
+__all__ = ["WINOGRAD_MIN_TILES", "winograd_applies", "winograd_weights", "conv2d_winograd", "cache_bytes", "clear_cache", "BLOCK_BYTES"]
 
 
 def winograd_applies(kernel, stride, dilation, groups, tiles):
@@ -95,7 +95,12 @@ def cache_bytes():
     return sum(entry[1].nbytes for entry in _U_CACHE.values())
 
 
-def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None):
+def clear_cache():
+    """Forget the cached transformed weights."""
+    _U_CACHE.clear()
+
+
+def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, add=None):
     """3x3, stride 1, dilation 1, ungrouped convolution by Winograd F(2x2, 3x3).
 
     Each 4x4 input tile gives a 2x2 output tile with 16 multiplies per
@@ -105,7 +110,9 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None):
     The rows of tiles of the batch are split between the pipelines
     (:func:`helpers.kernels.pipelines`, one per core), each transforming, multiplying and
     transforming back a block of rows at a time in buffers of about ``budget``
-    bytes (default ``BLOCK_BYTES``). Returns ``(y, workspace_bytes)``.
+    bytes (default ``BLOCK_BYTES``). The bias, ``add`` (a residual of the output's
+    shape) and ``relu`` are applied to each block of output rows as soon as it is
+    transformed (:func:`helpers.kernels.finish`). Returns ``(y, workspace_bytes)``.
     """
     n, _, _, c_in = x.shape
     c_out = weight.shape[0]
@@ -120,7 +127,7 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None):
     held = []
 
     def work(thread, start, stop):
-        block = _chunk(stop - start, per_row, budget or BLOCK_BYTES)
+        block = items_per_block(stop - start, per_row, budget or BLOCK_BYTES)
         v = workspace(f"wino_v{thread}", (16, block * tw, c_in))
         m = workspace(f"wino_m{thread}", (16, block * tw, c_out))
         rows = workspace(f"wino_rows{thread}", (4, block, xp.shape[2], c_in))
@@ -139,10 +146,10 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None):
                 tiles = (y[image:image + 1, 2 * r0:2 * r1] if exact else
                          workspace(f"wino_out{thread}", (1, 2 * (r1 - r0), 2 * tw, c_out)))
                 _output_transform(m[:, offset * tw:(offset + r1 - r0) * tw], tiles, 1, r1 - r0, tw, thread)
+                inside = min(oh, 2 * r1) - 2 * r0
                 if not exact:
-                    inside = min(oh, 2 * r1) - 2 * r0
                     np.copyto(y[image, 2 * r0:2 * r0 + inside], tiles[0, :inside, :ow])
+                finish(y[image, 2 * r0:2 * r0 + inside].reshape(-1, c_out), bias,
+                       None if add is None else add[image, 2 * r0:2 * r0 + inside].reshape(-1, c_out), relu)
     pipelines(n * th, work)
-    if bias is not None:
-        y += bias
     return y, sum(held) + (xp.nbytes if xp is not x else 0)
