@@ -338,7 +338,8 @@ class _Run:
             return np.ascontiguousarray(y), 0
         tiles = x.shape[0] * (-(-oh // 2)) * (-(-ow // 2))
         if self.conv == "fast" and winograd.winograd_applies(layer.kernel_pair, layer.stride_pair,
-                                                            layer.dilation_pair, layer.groups, tiles):
+                                                            layer.dilation_pair, layer.groups, tiles,
+                                                            min(x.shape[3], weight.shape[0])):
             return winograd.conv2d_winograd(x, weight, bias, pads, (oh, ow), relu=relu, add=add)
         return kernels.conv2d(x, weight, bias, layer.stride_pair, pads, layer.dilation_pair, layer.groups,
                               (oh, ow), relu=relu, add=add)

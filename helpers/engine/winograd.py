@@ -17,15 +17,29 @@ from helpers.engine.kernels import finish, items_per_block, new_output, pad_nhwc
 __all__ = ["WINOGRAD_MIN_TILES", "winograd_applies", "winograd_weights", "conv2d_winograd", "cache_bytes", "clear_cache", "BLOCK_BYTES"]
 
 
-def winograd_applies(kernel, stride, dilation, groups, tiles):
-    """Whether the Winograd kernel is used: 3x3, stride 1, dilation 1, ungrouped, and
-    enough output tiles (``tiles``) for the sixteen GEMMs to be efficient."""
+def winograd_applies(kernel, stride, dilation, groups, tiles, channels=None):
+    """Whether the Winograd kernel is used: 3x3, stride 1, dilation 1, ungrouped, with
+    enough output tiles (``tiles``, in the batch) and channels (``channels``, the smaller of
+    ``C_in`` and ``C_out``; ``None``: not limited) for the sixteen GEMMs to be efficient.
+
+    >>> winograd_applies((3, 3), (1, 1), (1, 1), 1, tiles=49, channels=256)     # ResNet-50, 14x14
+    True
+    >>> winograd_applies((3, 3), (1, 1), (1, 1), 1, tiles=784, channels=64)     # 56x56, narrow
+    False
+    """
     return (kernel == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1
-            and tiles >= WINOGRAD_MIN_TILES)
+            and tiles >= WINOGRAD_MIN_TILES and (channels is None or channels >= WINOGRAD_MIN_CHANNELS))
 
 
-WINOGRAD_MIN_TILES = 512
-"""Below this many 2x2 output tiles in a batch, im2col's single GEMM is faster."""
+WINOGRAD_MIN_TILES = 40
+"""Below this many 2x2 output tiles in a batch, im2col's single GEMM is faster: on
+ResNet-50's last 3x3 layer at batch 1 (16 tiles, 512 channels) Winograd took 1.4 times
+as long, on the 14x14 one (49 tiles, 256 channels) 0.6 times (2 pipelines)."""
+
+WINOGRAD_MIN_CHANNELS = 128
+"""Below this many channels the transforms cost about what the saved multiplies save:
+64-channel layers ran at 0.9-1.1 times im2col's time on 56x56 and 224x224 inputs
+(ResNet-50, VGG-16), 128 to 512 channels at 0.5-0.8 times."""
 
 BLOCK_BYTES = 16 * 2**20
 """Bound on each pipeline's buffers. The sixteen GEMMs have as many rows as the block

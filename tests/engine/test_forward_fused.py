@@ -148,13 +148,17 @@ class _pipelines:
 
 
 def test_winograd_layers_fuse_in_a_residual_network():
-    """A stem large enough for Winograd (checked) takes its batch norm and ReLU; the naive
-    loops would be slow here, so the reference runs each layer on its own with numpy."""
-    model, shape = small_resnet(width=4, out=4), (3, 64, 64)
-    assert winograd.winograd_applies((3, 3), (1, 1), (1, 1), 1, tiles=2 * 32 * 32)
+    """The stem and the identity bottleneck's 3x3 layer are wide enough and have enough
+    tiles for Winograd (checked), and take their batch norm and ReLU; the naive loops
+    would be slow here, so the reference runs each layer on its own with numpy."""
+    model, shape, batch = small_resnet(width=128, out=128), (128, 32, 32), 3
+    assert winograd.winograd_applies((3, 3), (1, 1), (1, 1), 1, tiles=batch * 16 * 16, channels=128)   # stem
+    assert winograd.winograd_applies((3, 3), (1, 1), (1, 1), 1, tiles=batch * 4 * 4, channels=128)     # b2.conv2
     params = _params(model, shape, 7)
-    x = np.random.default_rng(7).standard_normal((2, *shape)).astype(np.float32)
+    x = np.random.default_rng(7).standard_normal((batch, *shape)).astype(np.float32)
     np.testing.assert_allclose(engine.forward(model, params, x), _layer_by_layer(model, params, x),
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(engine.forward(model, params, x, conv="im2col"), _layer_by_layer(model, params, x),
                                rtol=1e-4, atol=1e-4)
 
 
