@@ -4,7 +4,8 @@
 - :mod:`~helpers.engine.kernels`: NHWC kernels (im2col + GEMM with fused epilogues, batch-norm folding, pooling, LRN).
 - :mod:`~helpers.engine.winograd`: Winograd F(2×2, 3×3) for large 3 × 3 layers.
 - :mod:`~helpers.engine.buffers`: workspaces and the pool of activation buffers kept between passes.
-- :mod:`~helpers.engine.blas`: switching OpenBLAS's thread count for per-core pipelines.
+- :mod:`~helpers.engine.threads`: switching OpenBLAS's thread count; the per-core pipelines.
+- :mod:`~helpers.engine.pooling`: pooling, LRN and space-to-depth.
 - :mod:`~helpers.engine.bench`: ``python -m helpers bench``: timings, GEMM peak, memory.
 - :mod:`~helpers.engine.torch_bridge`: the same network in PyTorch, when it is installed.
 """

@@ -28,16 +28,13 @@ import time
 
 import numpy as np
 
-from helpers.engine import blas
-from helpers import engine
-from helpers.engine import kernels
-from helpers.engine import torch_bridge, winograd
+from helpers import engine, zoo
+from helpers.engine import kernels, threads, torch_bridge, winograd
 from helpers.engine.buffers import POOL
-from helpers import zoo
 from helpers.formulas import flops
 from helpers.summaries import summary
 
-__all__ = ["environment", "gemm_peak", "copy_bandwidth", "random_batch", "time_forward", "run", "format_text"]
+__all__ = ["copy_bandwidth", "environment", "format_text", "gemm_peak", "random_batch", "run", "time_forward"]
 
 
 def environment():
@@ -49,7 +46,7 @@ def environment():
     except (AttributeError, KeyError, TypeError):
         pass
     env = {"numpy": np.__version__, "blas": library, "cpus": os.cpu_count(),
-           "blas_threads": blas.threads(),
+           "blas_threads": threads.threads(),
            "variables": {k: v for k, v in sorted(os.environ.items())
                          if k.startswith(("OPENBLAS_", "OMP_", "MKL_", "GOTO"))}}
     if torch_bridge.available():
@@ -136,8 +133,9 @@ def _side_by_side(model, params, x, modules, repeats, warmup):
     machine's load hits them alike; and the torch outputs."""
     import torch
     runs = {"engine": lambda: engine.forward(model, params, x)}
+    inputs = {layout: _torch_input(x, layout) for layout in modules}
     for layout, (module, _) in modules.items():
-        runs[layout] = lambda m=module, xt=_torch_input(x, layout): m(xt)
+        runs[layout] = lambda m=module, xt=inputs[layout]: m(xt)
     times, outputs = {name: [] for name in runs}, {}
     with torch.inference_mode():
         for _ in range(warmup):
@@ -252,15 +250,15 @@ def format_text(report):
                       f"(NCHW) / {r['torch_cl_ms']:,.1f} ms (channels-last); engine/faster torch "
                       f"{r['engine_over_torch']:.2f}; max rel. error {r['max_rel_error']:.1e}" if r["torch_ms"] else "")
         lines += ["", f"batch {r['batch']}: engine {r['engine_ms']:,.1f} ms (profiled){torch_part}",
-                  f"  GEMM peak {r['gemm_peak_gflops']:.0f} GFLOP/s; peak RSS {r['peak_rss_mib']:,.0f} MiB "
-                  f"(budget {r['rss_budget_mib']:,.0f} MiB = weights + {r['activation_buffers_mib']:,.0f} MiB "
-                  f"activation buffers (two largest activations: {r['two_largest_activations_mib']:,.0f} MiB) + "
-                  f"{r['workspace_mib']:,.0f} MiB workspace and cached derived weights + "
-                  f"{r['baseline_rss_mib']:,.0f} MiB baseline; ratio {r['rss_ratio']:.2f})",
+                  (f"  GEMM peak {r['gemm_peak_gflops']:.0f} GFLOP/s; peak RSS {r['peak_rss_mib']:,.0f} MiB "
+                   f"(budget {r['rss_budget_mib']:,.0f} MiB = weights + {r['activation_buffers_mib']:,.0f} MiB "
+                   f"activation buffers (two largest activations: {r['two_largest_activations_mib']:,.0f} MiB) + "
+                   f"{r['workspace_mib']:,.0f} MiB workspace and cached derived weights + "
+                   f"{r['baseline_rss_mib']:,.0f} MiB baseline; ratio {r['rss_ratio']:.2f})"),
                   f"  {'layer':<24}{'ms':>9}{'MACs':>16}{'GFLOP/s':>9}{'of peak':>9}"
                   + ("   torch ms    cl ms" if r["torch_ms"] else "")]
         for layer in r["layers"]:
-            if layer["ms"] >= 0.05 or layer["macs"]:
+            if layer["ms"] >= 0.05 or layer["macs"] or layer.get("torch_ms", 0) >= 0.05:
                 extra = f"{layer['torch_ms']:>11.2f}{layer['torch_cl_ms']:>9.2f}" if "torch_ms" in layer else ""
                 lines.append(f"  {layer['name']:<24}{layer['ms']:>9.2f}{layer['macs']:>16,}"
                              f"{layer['gflops']:>9.0f}{layer['peak_share']:>8.0%}{extra}")

@@ -24,8 +24,15 @@ from math import prod
 
 import numpy as np
 
-__all__ = ["workspace", "release_workspace", "workspace_bytes_held", "new_output", "outputs_into",
-           "ActivationPool", "POOL"]
+__all__ = [
+    "POOL",
+    "ActivationPool",
+    "new_output",
+    "outputs_into",
+    "release_workspace",
+    "workspace",
+    "workspace_bytes_held",
+]
 
 _BUFFERS = {}
 

@@ -18,12 +18,38 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from helpers.engine import blas
-from helpers.engine.buffers import (POOL, new_output, outputs_into, release_workspace, workspace,  # noqa: F401
-                      workspace_bytes_held)
+from helpers.engine.buffers import (  # noqa: F401
+    POOL,
+    new_output,
+    outputs_into,
+    release_workspace,
+    workspace,
+    workspace_bytes_held,
+)
+from helpers.engine.threads import pipelines, segments, threads
 
-__all__ = ["workspace", "release_workspace", "workspace_bytes", "items_per_block", "new_output", "outputs_into", "pad_nhwc", "conv2d", "linear", "max_pool", "avg_pool", "local_response_norm", "space_to_depth",
-           "fold_batchnorm", "clear_weight_caches", "finish", "COLUMN_SPLIT_ROWS", "pipelines", "segments", "BLOCK_BYTES"]
+__all__ = [
+    "BLOCK_BYTES",
+    "COLUMN_SPLIT_ROWS",
+    "avg_pool",
+    "clear_weight_caches",
+    "conv2d",
+    "finish",
+    "fold_batchnorm",
+    "items_per_block",
+    "linear",
+    "local_response_norm",
+    "max_pool",
+    "new_output",
+    "outputs_into",
+    "pad_nhwc",
+    "pipelines",
+    "release_workspace",
+    "segments",
+    "space_to_depth",
+    "workspace",
+    "workspace_bytes",
+]
 
 BLOCK_BYTES = 2 * 2**20
 """Bound on each pipeline's patch matrix in :func:`conv2d`: small enough (a core's L2
@@ -73,38 +99,6 @@ def items_per_block(n, per_image, budget):
     most = max(1, min(n, budget // max(per_image, 1)))
     pieces = -(-n // most)
     return -(-n // pieces)
-
-
-def pipelines(total, work):
-    """Run ``work(pipeline, start, stop)`` over ``range(total)`` split into one part per
-    BLAS thread, each part on its own thread with a single-threaded BLAS (so that each
-    GEMM keeps one core and its own cache); or the whole range on this thread, with
-    the BLAS's own threads, where the BLAS cannot be switched or there is one item."""
-    if total < 2:
-        work(0, 0, total)
-        return
-    with blas.single_threaded() as cores:
-        if cores:
-            _split(total, work, cores)
-            return
-    work(0, 0, total)
-
-
-def segments(start, stop, per_image):
-    """Split the flattened row range ``[start, stop)`` of a batch with ``per_image`` rows
-    per image into ``(image, first row, end row, offset)`` pieces within single images
-    (``offset``: rows before the piece in the range).
-
-    >>> list(segments(3, 9, 4))
-    [(0, 3, 4, 0), (1, 0, 4, 1), (2, 0, 1, 5)]
-    """
-    offset = 0
-    while start < stop:
-        image, row = divmod(start, per_image)
-        end = min(per_image, row + stop - start)
-        yield image, row, end, offset
-        offset += end - row
-        start += end - row
 
 
 _W_CACHE = {}
@@ -237,7 +231,7 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None,
     y = new_output((n, oh, ow, c_out))
     w_mats = [_gemm_weights(weight, bias, g, groups) for g in range(groups)]
     add_rows = None if add is None else add.reshape(n * oh * ow, c_out)
-    by_columns = groups == 1 and n * oh * ow < COLUMN_SPLIT_ROWS * (blas.threads() or 1) and c_out >= 128
+    by_columns = groups == 1 and n * oh * ow < COLUMN_SPLIT_ROWS * (threads() or 1) and c_out >= 128
     if (kh, kw, groups) == (1, 1, 1) and stride == (1, 1) and not any(pads[0] + pads[1]):
         _pointwise(np.ascontiguousarray(x).reshape(n * oh * ow, c_g), w_mats[0], bias is not None,
                    y.reshape(n * oh * ow, c_out), add_rows, relu, by_columns, budget)
@@ -313,147 +307,10 @@ def linear(x, weight, bias):
     return y
 
 
-def _pool_padded(x, kernel, stride, padding, out_hw, fill, key):
-    (kh, kw), (sh, sw), (ph, pw), (oh, ow) = kernel, stride, padding, out_hw
-    need_h, need_w = (oh - 1) * sh + kh, (ow - 1) * sw + kw
-    extra_h = max(0, need_h - (x.shape[1] + 2 * ph))
-    extra_w = max(0, need_w - (x.shape[2] + 2 * pw))
-    return pad_nhwc(x, ph, ph + extra_h, pw, pw + extra_w, fill, key=key)
-
-
-def _pool_reduce(xp, kernel, stride, out_hw, op, out):
-    """``out`` = ``op`` over the ``kernel`` window of ``xp`` (undilated), one shifted slice at a time."""
-    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
-    np.copyto(out, xp[:, :sh * (oh - 1) + 1:sh, :sw * (ow - 1) + 1:sw])
-    for a in range(kh):
-        for b in range(kw):
-            if a or b:
-                op(out, xp[:, a:a + sh * (oh - 1) + 1:sh, b:b + sw * (ow - 1) + 1:sw], out=out)
-    return out
-
-
-def max_pool(x, kernel, stride, padding, dilation, out_hw):
-    """Max pooling (PyTorch semantics, ``ceil_mode`` included via ``out_hw``)."""
-    return _batched(x, out_hw, lambda part, thread, out: _max_pool(part, kernel, stride, padding, dilation,
-                                                                   out_hw, out, f"pool_pad{thread}"))
-
-
-def _batched(x, out_hw, one, step=4):
-    """Apply ``one(images, thread, out)`` to the batch, split between threads (see :func:`_split`),
-    ``step`` images at a time (so that temporaries stay small and in cache); ``one``
-    writes the images' results into ``out``, a slice of the returned array."""
-    y = new_output((x.shape[0], *out_hw, x.shape[3]))
-
-    def part(thread, i, j):
-        for k in range(i, j, step):
-            one(x[k:min(j, k + step)], thread, y[k:min(j, k + step)])
-    _split(x.shape[0], part)
-    return y
-
-
-def _max_pool(x, kernel, stride, padding, dilation, out_hw, out, key):
-    if dilation != (1, 1):
-        xp = _pool_padded(x, tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation)), stride,
-                          padding, out_hw, -np.inf, key)
-        win = _windows(xp, *kernel, stride, dilation, *out_hw)
-        return win.max(axis=(3, 4), out=out)
-    xp = _pool_padded(x, kernel, stride, padding, out_hw, -np.inf, key)
-    return _pool_reduce(xp, kernel, stride, out_hw, np.maximum, out)
-
-
-def avg_pool(x, kernel, stride, padding, out_hw, count_include_pad=True):
-    """Average pooling with PyTorch's divisor rules (padding, ``ceil_mode`` overhang)."""
-    h, w = x.shape[1:3]
-    (ph, pw) = padding
-    xp_h, xp_w = (max(h + 2 * ph, (n - 1) * s + k) for n, s, k, h, ph in
-                  ((out_hw[0], stride[0], kernel[0], h, ph), (out_hw[1], stride[1], kernel[1], w, pw)))
-    rows, cols = np.zeros(xp_h, np.float32), np.zeros(xp_w, np.float32)
-    if count_include_pad:
-        rows[:h + 2 * ph], cols[:w + 2 * pw] = 1, 1
-    else:
-        rows[ph:ph + h], cols[pw:pw + w] = 1, 1
-    count = np.outer(_window_sums(rows, kernel[0], stride[0], out_hw[0]),
-                     _window_sums(cols, kernel[1], stride[1], out_hw[1]))[None, :, :, None]
-
-    def one(part, thread, out):
-        xp = _pool_padded(part, kernel, stride, padding, out_hw, 0.0, f"pool_pad{thread}")
-        _pool_reduce(xp, kernel, stride, out_hw, np.add, out)
-        out /= count
-    return _batched(x, out_hw, one)
-
-
-def _window_sums(mask, k, s, n):
-    return np.array([mask[i * s:i * s + k].sum() for i in range(n)], dtype=np.float32)
-
-
-def local_response_norm(x, size, alpha, beta, k):
-    """Cross-channel LRN as ``torch.nn.LocalResponseNorm`` (channels are the last axis),
-    split between threads like the convolutions."""
-    return _batched(x, x.shape[1:3], lambda part, thread, out: _lrn(part, size, alpha, beta, k, thread, out))
-
-
-def _lrn(x, size, alpha, beta, k, thread, out):
-    """One thread's share of :func:`local_response_norm`, written into ``out``.
-
-    ``b_c = a_c / (k + alpha/size * sum of a^2 over channels c - size//2 .. c + (size-1)//2)^beta``;
-    the window sum is ``size`` shifted slices of the zero-padded squares, added in place.
-    """
-    c = x.shape[-1]
-    before = size // 2
-    sq = workspace(f"lrn_sq{thread}", x.shape[:-1] + (c + size - 1,))
-    sq[..., :before], sq[..., before + c:] = 0.0, 0.0
-    np.square(x, out=sq[..., before:before + c])
-    window = workspace(f"lrn_window{thread}", x.shape)
-    np.copyto(window, sq[..., 0:c])
-    for shift in range(1, size):
-        window += sq[..., shift:shift + c]
-    window *= alpha / size
-    window += k
-    if beta == 0.75:                          # t^0.75 = sqrt(t) * sqrt(sqrt(t)): no pow()
-        np.sqrt(window, out=window)
-        root = np.sqrt(window, out=sq[..., :c])          # the squares are no longer needed
-        window *= root
-    else:
-        window **= beta
-    return np.divide(x, window, out=out)
-
-
-def space_to_depth(x, block):
-    """NHWC space-to-depth; channel order (row offset, column offset, channel)."""
-    n, h, w, c = x.shape
-    tiles = x.reshape(n, h // block, block, w // block, block, c)
-    y = new_output((n, h // block, w // block, block * block * c))
-    np.copyto(y.reshape(n, h // block, w // block, block, block, c), tiles.transpose(0, 1, 3, 2, 4, 5))
-    return y
-
-
-_POOL = None
-"""``(size, executor)`` shared by the kernels, created on first use."""
-
-
-def _split(n, work, parts=None):
-    """Run ``work(part, start, stop)`` over ``parts`` near-equal pieces of ``range(n)``
-    (default: one per BLAS thread, else two): the first piece on this thread, the others
-    on threads of a shared pool (numpy releases the GIL in copies, ufuncs and GEMMs).
-    Working on the calling thread instead of waiting saves a hand-over per layer.
-
-    >>> seen = []
-    >>> _split(7, lambda part, i, j: seen.append((part, i, j)), parts=3)
-    >>> sorted(seen)
-    [(0, 0, 2), (1, 2, 4), (2, 4, 7)]
-    """
-    global _POOL
-    parts = max(1, min(n, parts or blas.threads() or 2))
-    if parts == 1:
-        work(0, 0, n)
-        return
-    if _POOL is None or _POOL[0] < parts - 1:
-        from concurrent.futures import ThreadPoolExecutor
-        _POOL = (parts - 1, ThreadPoolExecutor(parts - 1, thread_name_prefix="workbook-kernel"))
-    bounds = [n * p // parts for p in range(parts + 1)]
-    done = [_POOL[1].submit(work, p, bounds[p], bounds[p + 1]) for p in range(1, parts)]
-    try:
-        work(0, bounds[0], bounds[1])
-    finally:
-        for future in done:
-            future.result()
+# pooling and normalisation live in their own module; their names stay importable from here
+from helpers.engine.pooling import (
+    avg_pool,
+    local_response_norm,
+    max_pool,
+    space_to_depth,
+)

@@ -12,9 +12,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.engine.kernels import finish, items_per_block, new_output, pad_nhwc, pipelines, segments, workspace
+from helpers.engine.kernels import (
+    finish,
+    items_per_block,
+    new_output,
+    pad_nhwc,
+    pipelines,
+    segments,
+    workspace,
+)
 
-__all__ = ["WINOGRAD_MIN_TILES", "winograd_applies", "winograd_weights", "conv2d_winograd", "cache_bytes", "clear_cache", "BLOCK_BYTES"]
+__all__ = ["BLOCK_BYTES", "WINOGRAD_MIN_TILES", "cache_bytes", "clear_cache", "conv2d_winograd", "winograd_applies", "winograd_weights"]
 
 
 def winograd_applies(kernel, stride, dilation, groups, tiles, channels=None):

@@ -3,16 +3,20 @@ additions applied per block, 1x1 convolutions as plain GEMMs, output channels sp
 between pipelines, and the pool of activation buffers. Every result is compared with
 the naive path (each layer on its own, batch norms unfolded) or a definition."""
 
+import contextlib
+from unittest import mock
+
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference.conv import naive_conv_counting
 
 from helpers import engine
-from helpers.engine import kernels, winograd
+from helpers.engine import kernels, threads, winograd
 from helpers.engine.buffers import POOL, ActivationPool
 from helpers.layers import BatchNorm2d, Conv2d, GlobalAvgPool, Linear, MaxPool2d, ReLU
 from helpers.model import Parallel, Sequential
-from reference.conv import naive_conv_counting
 
 
 def _bottleneck(width, out, stride, downsample):
@@ -80,7 +84,7 @@ def test_fold_batchnorm_is_the_definition_and_cached():
     x = rng.standard_normal((3, 5, 5))
     conv, _ = naive_conv_counting(x, w.astype(np.float64), 1, 1, 1, 1)
     conv += b[:, None, None]
-    c = lambda v: v.astype(np.float64)[:, None, None]          # noqa: E731
+    c = lambda v: v.astype(np.float64)[:, None, None]
     ref = (conv - c(bn["running_mean"])) / np.sqrt(c(bn["running_var"]) + 1e-3) * c(bn["weight"]) + c(bn["bias"])
     folded, _ = naive_conv_counting(x, fw.astype(np.float64), 1, 1, 1, 1)
     np.testing.assert_allclose(folded + fb[:, None, None], ref, rtol=1e-5, atol=1e-5)
@@ -132,19 +136,9 @@ def test_winograd_epilogue_equals_definition(batch, size, relu, budget, seed):
     np.testing.assert_allclose(y, _reference(x, w, b, 1, 1, add, relu), rtol=1e-4, atol=1e-4)
 
 
-class _pipelines:
-    def __init__(self, serial):
-        self.serial = serial
-
-    def __enter__(self):
-        from helpers.engine import blas
-        self.saved = blas._FUNCTIONS
-        if self.serial:
-            blas._FUNCTIONS = (None, None)
-
-    def __exit__(self, *exc):
-        from helpers.engine import blas
-        blas._FUNCTIONS = self.saved
+def _pipelines(serial):
+    """The serial fallback (no switchable BLAS) when ``serial``."""
+    return mock.patch.object(threads, "_FUNCTIONS", (None, None)) if serial else contextlib.nullcontext()
 
 
 def test_winograd_layers_fuse_in_a_residual_network():
