@@ -35,7 +35,7 @@ Design of the fast path (``conv="fast"``, the default):
   pipeline (batch 1, the last stages), the pipelines split the output
   channels instead of the pixels, so that each GEMM keeps every row.
 - **Batch norm folded, the rest fused.** A batch norm right after a
-  convolution is folded into its weights and bias (computed in float64,
+  convolution is folded into its weights and bias (scale and bias in float64,
   rounded once: :func:`helpers.engine.kernels.fold_batchnorm`); the ReLU after
   it, and in a residual block the addition of the shortcut and the ReLU after
   it, are applied to each block of the convolution's output right after its

@@ -134,8 +134,9 @@ def fold_batchnorm(weight, bias, bn, eps, groups=1):
     ``bias``, ``running_mean``, ``running_var``), as one convolution:
     ``(weight * scale, (bias - mean) * scale + shift)`` with ``scale = gamma / sqrt(var + eps)``.
 
-    Computed in float64 and rounded once to float32, so the folded layer differs from
-    the two layers only by float32 rounding. Cached per set of arrays, like the GEMM
+    The per-channel scale and the bias are computed in float64 and rounded once; each
+    weight is then one float32 product, so the folded layer differs from the two
+    layers only by float32 rounding (and no weight-sized float64 temporaries are made). Cached per set of arrays, like the GEMM
     layouts (treat parameter arrays as immutable, or call :func:`clear_weight_caches`
     after editing one in place). For an ungrouped convolution the returned arrays are
     views of their GEMM layout, cached as :func:`conv2d` uses it: folding costs no
@@ -155,17 +156,18 @@ def fold_batchnorm(weight, bias, bn, eps, groups=1):
         return hit[1]
     scale = bn["weight"].astype(np.float64) / np.sqrt(bn["running_var"].astype(np.float64) + eps)
     shift = bn["bias"].astype(np.float64) - bn["running_mean"].astype(np.float64) * scale
-    folded_w = weight.astype(np.float64) * scale[:, None, None, None]
-    folded_b = (0.0 if bias is None else bias.astype(np.float64)) * scale + shift
+    folded_b = ((0.0 if bias is None else bias.astype(np.float64)) * scale + shift).astype(np.float32)
+    scale = scale.astype(np.float32)           # per channel; the weights are scaled in float32
     if groups != 1:
-        result = folded_w.astype(np.float32), folded_b.astype(np.float32)
+        result = weight * scale[:, None, None, None], folded_b
     else:
         c_out, c_in, kh, kw = weight.shape
         k = kh * kw * c_in
         w_mat = np.empty((k + 1, c_out), dtype=np.float32)
-        w_mat[:k] = folded_w.transpose(2, 3, 1, 0).reshape(k, c_out)
+        layout = w_mat[:k].reshape(kh, kw, c_in, c_out)        # a view: no weight-sized temporaries
+        np.multiply(weight.transpose(2, 3, 1, 0), scale, out=layout)
         w_mat[k] = folded_b
-        result = w_mat[:k].reshape(kh, kw, c_in, c_out).transpose(3, 2, 0, 1), w_mat[k]
+        result = layout.transpose(3, 2, 0, 1), w_mat[k]
         _remember((id(result[0]), id(result[1]), 0), *result, w_mat)
     if len(_FOLDED) > 512:
         _FOLDED.clear()
