@@ -23,16 +23,13 @@ Examples
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass, field
 
-from helpers.release.blank import ANSWER_CODE, ANSWER_MD
+from helpers.release.notebooks import ANSWER_CODE, ANSWER_MD, check_calls, is_stub
 
 __all__ = ["CHECK_ALIAS", "Restored", "answer_lines", "restore", "match_score"]
 
 CHECK_ALIAS = "__workbook_check__"
-_STUB = "# your answer"
-_CHECK_LINE = re.compile(r"^(\s*)check\(")
 
 
 @dataclass
@@ -55,7 +52,7 @@ def answer_lines(released, student):
     Returns ``(lines, edited)``: ``edited`` is True when the student changed
     lines outside the region (they are dropped, and restored from the release).
     """
-    stubs = [i for i, line in enumerate(released) if line.rstrip().endswith(_STUB)]
+    stubs = [i for i, line in enumerate(released) if is_stub(line)]
     prefix, suffix = released[: stubs[0]], released[stubs[-1] + 1:]
     if (student[: len(prefix)] == prefix and len(student) >= len(prefix) + len(suffix)
             and (not suffix or student[-len(suffix):] == suffix)):
@@ -63,25 +60,27 @@ def answer_lines(released, student):
     kept = {line.strip() for line in prefix + suffix}
     drop = _check_statement_lines(student)
     answer = [line for number, line in enumerate(student)
-              if number not in drop and line.strip() not in kept and not _CHECK_LINE.match(line)]
+              if number not in drop and line.strip() not in kept]
     return answer, True
 
 
 def _check_statement_lines(lines):
-    """Line numbers (0-based) of top-level ``check(...)`` statements, however they wrap."""
-    import ast
-    try:
-        tree = ast.parse("\n".join(lines))
-    except SyntaxError:
-        return set()
-    return {n for node in tree.body
-            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-            and isinstance(node.value.func, ast.Name) and node.value.func.id == "check"
-            for n in range(node.lineno - 1, node.end_lineno)}
+    """Line numbers (0-based) of ``check("topic.part", ...)`` calls, however they wrap."""
+    return {n for call in check_calls("\n".join(lines)) for n in range(call.first_line, call.last_line + 1)}
 
 
 def _alias_checks(lines):
-    return [_CHECK_LINE.sub(lambda m: f"{m.group(1)}{CHECK_ALIAS}(", line) for line in lines]
+    """The lines with each ``check("topic.part", ...)`` call renamed to the grader's alias."""
+    source = "\n".join(lines)
+    calls = check_calls(source)
+    if all(call.start >= 0 for call in calls):
+        for call in sorted(calls, key=lambda c: -c.start):
+            source = source[:call.start] + CHECK_ALIAS + source[call.start + len("check"):]
+        return source.split("\n")
+    lines = list(lines)
+    for call in calls:
+        lines[call.first_line] = lines[call.first_line].replace("check(", f"{CHECK_ALIAS}(", 1)
+    return lines
 
 
 def match_score(released_nb, submitted_nb):
@@ -112,14 +111,14 @@ def restore(released_nb, submitted_nb):
             if theirs is not None:
                 cell.source = theirs.source
             continue
-        if cell.cell_type == "code" and any(line.rstrip().endswith(_STUB) for line in mine):
+        if cell.cell_type == "code" and any(is_stub(line) for line in mine):
             if theirs is None:
                 result.restored.append(index)
                 result.notes.append(f"cell {index} missing: graded as unanswered")
-                answer, edited = [line for line in mine if line.rstrip().endswith(_STUB)], False
+                answer, edited = [line for line in mine if is_stub(line)], False
             else:
                 answer, edited = answer_lines(mine, _lines(theirs))
-            stubs = [i for i, line in enumerate(mine) if line.rstrip().endswith(_STUB)]
+            stubs = [i for i, line in enumerate(mine) if is_stub(line)]
             cell.source = "\n".join(mine[: stubs[0]] + answer + _alias_checks(mine[stubs[-1] + 1:]))
             if edited:
                 result.restored.append(index)

@@ -25,11 +25,11 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from helpers.answers.checking import MIME
 from helpers.grading.restore import CHECK_ALIAS
 
 __all__ = ["MIME", "Outcome", "run_notebook"]
 
-MIME = "application/x.workbook-check+json"
 OUTPUT_CAP = 256 * 1024
 """Bytes of output kept per cell; the rest is dropped."""
 
