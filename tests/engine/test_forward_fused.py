@@ -222,3 +222,17 @@ def test_residual_network_equals_torch():
     with torch.inference_mode():
         expected = torch_bridge.to_torch(model, params, shape)(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(engine.forward(model, params, x), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("branches", [
+    (("a", Conv2d(3, 1)), ("b", Sequential())),                        # a bare layer as the main branch
+    (("a", Sequential(("c", Conv2d(3, 3, padding=1)), ("r", ReLU()))), ("b", Sequential())),   # ends in a ReLU
+    (("a", Sequential()), ("b", Sequential())),                        # identity only
+    (("a", Sequential(("c", Conv2d(3, 1)), ("bn", BatchNorm2d()))), ("b", Conv2d(3, 1)), ("d", Sequential())),
+])
+def test_residual_merges_of_every_shape_equal_naive(branches):
+    model = Sequential(("stem", Conv2d(3, 1)), ("res", Parallel(*branches, merge="add")), ("relu", ReLU()))
+    params = _params(model, (3, 5, 5), 4)
+    x = np.random.default_rng(4).standard_normal((2, 3, 5, 5)).astype(np.float32)
+    np.testing.assert_allclose(engine.forward(model, params, x), engine.forward(model, params, x, conv="naive"),
+                               rtol=1e-4, atol=1e-5)
