@@ -1,5 +1,7 @@
-"""Fast NHWC kernels for :mod:`helpers.engine` (float32, numpy + BLAS); Winograd
-convolution is in :mod:`helpers.winograd`.
+"""Fast NHWC kernels for :mod:`helpers.engine` (float32, numpy + BLAS): convolution
+and dense layers. Winograd convolution is in :mod:`helpers.engine.winograd`; pooling,
+LRN and space-to-depth in :mod:`helpers.engine.pooling` (importable from here too);
+workspaces in :mod:`helpers.engine.buffers`; the pipelines in :mod:`helpers.engine.threads`.
 
 Activations are ``(N, H, W, C)``: channels last, so a convolution's output
 ``(N*H*W, C_out)`` *is* the next layer's input, with no transpose between
@@ -10,7 +12,8 @@ each over its share of the batch's output rows with a single-threaded BLAS: a bl
 rows has its patches gathered into the pipeline's own small workspace
 (im2col, columns ordered (row tap, column tap, channel), so that with
 dilation 1 each tap row is one contiguous run of ``kw * C`` floats) and is
-multiplied with ``np.matmul(..., out=)`` straight into the output array.
+multiplied with ``np.matmul(..., out=)`` straight into the output array, where
+the block is finished (:func:`finish`: bias, residual, ReLU) while it is in cache.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from helpers.engine.buffers import (  # noqa: F401
     workspace,
     workspace_bytes_held,
 )
+from helpers.engine.nhwc import _windows, pad_nhwc
 from helpers.engine.threads import pipelines, segments, threads
 
 __all__ = [
@@ -64,28 +68,6 @@ def workspace_bytes(exclude=()):
     :func:`helpers.engine.winograd.cache_bytes`.)"""
     folded = sum(r[0].nbytes + r[1].nbytes for _, r in _FOLDED.values() if r[0].base is None)
     return workspace_bytes_held(exclude) + sum(entry[2].nbytes for entry in _W_CACHE.values()) + folded
-
-
-def pad_nhwc(x, top, bottom, left, right, value=0.0, key=None):
-    """``x`` with rows/columns of ``value`` added (a copy, in workspace ``key`` if
-    given; ``x`` itself if there is no padding)."""
-    if not (top or bottom or left or right):
-        return x
-    n, h, w, c = x.shape
-    shape = (n, h + top + bottom, w + left + right, c)
-    out = workspace(key, shape) if key else np.empty(shape, dtype=x.dtype)
-    out[:, :top], out[:, top + h:] = value, value
-    out[:, top:top + h, :left], out[:, top:top + h, left + w:] = value, value
-    out[:, top:top + h, left:left + w] = x
-    return out
-
-
-def _windows(xp, kh, kw, stride, dilation, oh, ow):
-    """View ``(N, oh, ow, kh, kw, C)`` of every window of the padded input."""
-    sn, sh, sw, sc = xp.strides
-    (s_h, s_w), (d_h, d_w) = stride, dilation
-    return as_strided(xp, (xp.shape[0], oh, ow, kh, kw, xp.shape[3]),
-                      (sn, s_h * sh, s_w * sw, d_h * sh, d_w * sw, sc), writeable=False)
 
 
 def items_per_block(n, per_image, budget):

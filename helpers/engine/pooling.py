@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.engine.buffers import new_output, workspace
-from helpers.engine.kernels import _windows, pad_nhwc
+from helpers.engine.nhwc import _windows, pad_nhwc
 from helpers.engine.threads import split
 
 __all__ = ["avg_pool", "local_response_norm", "max_pool", "space_to_depth"]
