@@ -22,7 +22,7 @@ from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Gl
 from helpers.model import Parallel, Sequential, scale_width
 
 __all__ = ["Entry", "names", "entry", "get", "alexnet", "vgg", "resnet50",
-           "inception_naive", "inception_reduced"]
+           "inception", "inception_naive", "inception_reduced"]
 
 
 @dataclass(frozen=True)
@@ -179,30 +179,59 @@ def resnet50(stride_on="3x3", width=1.0):
 
 # --- Inception module (the 32x32x256 exercise) --------------------------------
 
-def inception_naive():
-    """The naive inception module of Szegedy et al., *Going Deeper with
-    Convolutions*, CVPR 2015 (Fig. 2a), sized as in the exercise: input
-    256x32x32; branches 1x1 (128), 3x3 (192), 5x5 (96) and 3x3 max pooling,
-    all "same" so that they concatenate (128+192+96+256 = 672 channels).
+def inception(c1, c3, c5, reduce3=None, reduce5=None, pool_proj=None, relu=False):
+    """An inception module of Szegedy et al., *Going Deeper with Convolutions*,
+    CVPR 2015: four branches on the same input, concatenated along the channels.
+
+    Branches: a 1x1 convolution to ``c1`` maps; a 3x3 to ``c3`` maps, after a
+    1x1 reduction to ``reduce3`` maps if given; a 5x5 to ``c5`` maps, after a
+    1x1 reduction to ``reduce5`` maps if given; 3x3 max pooling (stride 1),
+    followed by a 1x1 projection to ``pool_proj`` maps if given. Without
+    reductions and projection it is the naive module (Fig. 2a), with them the
+    module with dimension reductions (Fig. 2b). Every convolution is "same"
+    padded, so all branches keep the input's grid. ``relu=True`` puts a ReLU
+    after every convolution, as GoogLeNet does.
+
+    Examples
+    --------
+    >>> from helpers.summaries import summary
+    >>> s = summary(inception(2, 3, 1, reduce3=2, reduce5=1, pool_proj=1), (4, 5, 5))
+    >>> [r.name for r in s.rows]
+    ['1x1', '3x3.reduce', '3x3.conv', '5x5.reduce', '5x5.conv', 'pool.pool', 'pool.proj']
+    >>> s.rows[2].macs == 5 * 5 * 3 * 2 * 3 * 3
+    True
     """
+    def conv(name, maps, kernel):
+        layer = Conv2d(maps, kernel, padding="same" if kernel > 1 else 0)
+        relu_name = "relu" if name == "conv" else f"{name}_relu"
+        return [(name, layer)] + ([(relu_name, ReLU())] if relu else [])
+
+    def branch(*parts):
+        pairs = [pair for part in parts for pair in part]
+        return pairs[0][1] if len(pairs) == 1 else Sequential(*pairs)
+
+    def optional(name, maps):
+        return conv(name, maps, 1) if maps else []
+
     return Parallel(
-        ("1x1", Conv2d(128, 1)),
-        ("3x3", Conv2d(192, 3, padding="same")),
-        ("5x5", Conv2d(96, 5, padding="same")),
-        ("pool", MaxPool2d(3, 1, padding=1)))
+        ("1x1", branch(conv("conv", c1, 1))),
+        ("3x3", branch(optional("reduce", reduce3), conv("conv", c3, 3))),
+        ("5x5", branch(optional("reduce", reduce5), conv("conv", c5, 5))),
+        ("pool", branch([("pool", MaxPool2d(3, 1, padding=1))], optional("proj", pool_proj))))
+
+
+def inception_naive():
+    """The naive module (Fig. 2a) sized as in the exercise: input 256x32x32;
+    branches 1x1 (128), 3x3 (192), 5x5 (96) and 3x3 max pooling
+    (128+192+96+256 = 672 output channels)."""
+    return inception(128, 192, 96)
 
 
 def inception_reduced(reduce3=128, reduce5=32, pool_proj=64):
-    """The inception module with 1x1 dimension reductions (Szegedy et al. 2015,
-    Fig. 2b) on the same 256x32x32 input: 1x1 (128); 1x1 (``reduce3``) then
-    3x3 (192); 1x1 (``reduce5``) then 5x5 (96); 3x3 max pooling then a 1x1
-    projection (``pool_proj``).
-    """
-    return Parallel(
-        ("1x1", Conv2d(128, 1)),
-        ("3x3", Sequential(("reduce", Conv2d(reduce3, 1)), ("conv", Conv2d(192, 3, padding="same")))),
-        ("5x5", Sequential(("reduce", Conv2d(reduce5, 1)), ("conv", Conv2d(96, 5, padding="same")))),
-        ("pool", Sequential(("pool", MaxPool2d(3, 1, padding=1)), ("proj", Conv2d(pool_proj, 1)))))
+    """The module with 1x1 dimension reductions (Fig. 2b) on the same input:
+    1x1 (128); 1x1 (``reduce3``) then 3x3 (192); 1x1 (``reduce5``) then 5x5 (96);
+    3x3 max pooling then a 1x1 projection (``pool_proj``)."""
+    return inception(128, 192, 96, reduce3=reduce3, reduce5=reduce5, pool_proj=pool_proj)
 
 
 # --- TPU exercise: AlexNet-like first layer and its space-to-depth twin -------

@@ -4,6 +4,7 @@ Nothing here calls helpers' counting code: the values are written from the
 definitions (or cited), so a wrong helper or a wrong solution notebook fails here.
 """
 
+import math
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ import pytest
 
 from helpers.answers.checking import judge, load_key
 from reference.counts import ALEX_CONV_MACS, ALEX_FC_PARAMS, ALEX_MACS, ALEX_PARAMS, VGG16, VGG19
+from reference.resnet import resnet50_counts
 
 
 
@@ -78,24 +80,34 @@ INDEPENDENT = {
     "inception.branch3_macs": "1024*256*r + 1024*r*192*9",
     "rf.resnet50": resnet_rf(stride_on_1x1=True),
     "rf.resnet50_torchvision": resnet_rf(stride_on_1x1=False),
-    "width.feature_memory": 1 / 2,                           # the textbook approximations
+    "width.feature_memory": 1 / 2,                           # one layer, both channel counts halved
     "width.filter_memory": 1 / 4,
     "width.compute": 1 / 4,
+    "width.params_ratio": resnet50_counts(0.5)[0] / resnet50_counts(1.0)[0],
+    "rf.fn_small": (1 + 2 * 1 + 2 * 2 + 2 * 4, 2 * 2 * 1),   # 3x3/2, 3x3/2, 3x3/1 by hand
+    "rf.three_layers": "k1 + (k2 - 1)*s1 + (k3 - 1)*s1*s2",
+    "alexnet.out_shape_fn": (4, (5 + 2 * 1 - 3) // 2 + 1, (5 + 2 * 1 - 3) // 2 + 1),
+    "alexnet.cost_fn": (3 * 3 * 3 * 4 + 4, 3 * 3 * 4 * (3 * 3 * 3)),
+    "vgg19.macs": VGG19[1],
+    "inception.conv_macs_fn": 2 * 3 * 5 * (3 * 3 * 4),
+    "inception.max_reduce3": max(r for r in range(1, 257) if r * (256 + 9 * 192) < 256 * 192 * 9),
     "tpu.a": 3 * 48 / 65536,
     "tpu.balance_reuse": 65536 * 700e6 / 34e9,
     "tpu.b": 38,                                             # 37^2 = 1369 < 1400 <= 38^2
+    "tpu.b_strided": 37 * 4 + 7,                             # 38 outputs per side: (n - 7) // 4 + 1 >= 38
     "tpu.c": 48 * 48 / 65536,
-    "gap.output_size": 1024,
+    "tpu.c_stacked": 4 * 48 * 48 / 65536,                    # 2 x 2 taps of 48 x 48 stacked: 192 x 48
+    "gap.output_shape": (1024, 1, 1),                        # one mean per map
     "gap.macs": 1024 * 16 * 32,
-    "rnn.jacobian_nonzeros": 64,
+    "gap.direct_ops": 1024 * (16 * 32 - 1) + 1024,           # 511 additions and one scaling per map
+    "rnn.step_small": math.tanh(2.0 * -1.0 + 1.0 * 0.5),     # second component of tanh(G y + H x)
+    "rnn.jacobian_zeros": 64 * 64 - 64,                      # only the diagonal can be non-zero
     "rnn.mixes": "no",
-    "rnn.state_macs_diagonal": 64,
+    "rnn.step_macs_diagonal": 64 + 64 * 16,                  # G y: one product per component; H x: 64 x 16
+    "rnn.step_macs_full": 64 * 64 + 64 * 16,
     "cpu.macs_per_image": ALEX_MACS,
     "cpu.weight_mib": ALEX_PARAMS * 4 / 2**20,
-    "cpu.largest_layer": max({"conv1": 55 * 55 * 96 * 363, "conv2": 27 * 27 * 256 * 2400,
-                              "conv3": 13 * 13 * 384 * 2304, "conv4": 13 * 13 * 384 * 3456,
-                              "conv5": 13 * 13 * 256 * 3456, "fc6": 9216 * 4096}.items(),
-                             key=lambda item: item[1])[0],
+    "cpu.conv_share": ALEX_CONV_MACS / ALEX_MACS,
     "gpu.conv_bias_bytes": (96 + 256 + 384 + 384 + 256) * 4,
     "gpu.input_tile": (16 + 5 - 1) ** 2,
 }
@@ -104,13 +116,19 @@ WRONG = {   # plausible mistakes that must not pass
     "dense.mnist_macs": 6_150_000, "alexnet.params": 61_100_344, "vgg16.activations": 24_000_000,
     "inception.naive_macs": 17_748_038_336, "rf.resnet50": 142, "width.filter_memory": 1 / 2,
     "width.feature_memory": 1 / 4, "stride.s2_output": 111, "tpu.a": 144 / 65536 * 100,
+    "tpu.b_strided": 38, "tpu.c_stacked": 48 * 48 / 65536, "gap.direct_ops": 2 * 1024 * 16 * 32,
+    "rnn.step_macs_full": 2 * (64 * 64 + 64 * 16), "rnn.step_macs_diagonal": 64, "gap.output_shape": (1024,),
+    "cpu.conv_share": 100 * ALEX_CONV_MACS / ALEX_MACS,
     "resize.apply_512x512": "no", "conv.macs_per_output": "F_r*F_c*N_i*N_o",
+    "width.params_ratio": 1 / 4, "inception.max_reduce3": 223, "rf.resnet50_torchvision": 483,
+    "rf.three_layers": "k1 + k2*s1 + k3*s1*s2", "alexnet.cost_fn": (108, 972),
 }
 
 
 def test_every_keyed_question_has_an_independent_answer():
-    assert set(load_key()) - set(INDEPENDENT) == set(), "add an independent value for new questions"
-    assert set(INDEPENDENT) - set(load_key()) == set()
+    keyed = {qid for qid, entry in load_key().items() if entry["kind"] != "manual"}    # written answers: by hand
+    assert keyed - set(INDEPENDENT) == set(), "add an independent value for new questions"
+    assert set(INDEPENDENT) - keyed == set()
 
 
 @pytest.mark.parametrize("qid", sorted(INDEPENDENT))
@@ -122,6 +140,27 @@ def test_keyed_answer_matches_independent_value(qid):
 @pytest.mark.parametrize("qid", sorted(WRONG))
 def test_plausible_mistakes_are_rejected(qid):
     assert judge(qid, WRONG[qid], load_key()[qid]).status == "wrong"
+
+
+@pytest.mark.parametrize("value", [0.3, 0.26, 0.24, 1 / 2])
+def test_width_ratios_are_checked_to_the_stated_tolerance(value):
+    """Notebook 07 says its fractions are checked to the default 0.5 %: 0.3 must not pass."""
+    assert judge("width.filter_memory", value, load_key()["width.filter_memory"]).status == "wrong"
+
+
+@pytest.mark.parametrize("qid, factor, says", [
+    ("vgg19.macs", 2, "FLOPs"), ("inception.naive_macs", 2, "FLOPs"),      # MAC counts: the slip is real
+    ("alexnet.fc_param_share", 100, "percentage"), ("width.params_ratio", 100, "percentage"),
+    ("width.filter_memory", 2, None), ("rf.resnet50", 2, None), ("inception.ratio", 2, None),
+    ("vgg16.params", 2, None), ("inception.max_reduce3", 2, None)])
+def test_slip_messages_only_where_true(qid, factor, says):
+    """Notebooks 05-07 declare slips per question: a factor that is not a slip gets only the hint."""
+    verdict = judge(qid, INDEPENDENT[qid] * factor, load_key()[qid])
+    assert verdict.status == "wrong"
+    if says:
+        assert says in verdict.message, verdict.message
+    else:
+        assert "FLOPs" not in verdict.message and "percentage" not in verdict.message, verdict.message
 
 
 @pytest.mark.parametrize("qid, value", [("rf.resnet50", "483"), ("tpu.c", "0.03515625"),
