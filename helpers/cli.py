@@ -199,13 +199,23 @@ def _parser():
     p.add_argument("--out", help="the CSV of grades to write (required unless --benchmark)")
     p.add_argument("--feedback", help="folder for one Markdown and HTML feedback file per student")
     p.add_argument("--jobs", type=_positive, default=1, help="notebooks graded at once (default 1)")
-    p.add_argument("--timeout", type=_positive_float, default=300, help="seconds per notebook (default 300)")
+    p.add_argument("--timeout", type=_positive_float, default=300,
+                   help="wall-time bound of one notebook, sandbox included, in seconds (default 300)")
     p.add_argument("--cell-timeout", type=_positive_float, default=60, help="seconds per cell (default 60)")
     p.add_argument("--memory", default="2G", help="memory limit per kernel, e.g. 2G (default)")
     p.add_argument("--root", type=Path, default=ROOT, help="project folder with notebooks/ and the key")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--benchmark", type=_positive, metavar="N",
                    help="instead: grade N copies of a worked notebook and report the throughput")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs (--out, --feedback, ...)")
+    p.add_argument("--format", choices=("csv", "canvas"), default="csv",
+                   help="canvas: also write OUT.canvas.csv, a Canvas gradebook import")
+    p.add_argument("--review", metavar="DIR", help="write DIR/review.html and DIR/points.csv for the "
+                   "answers graded by hand")
+    p.add_argument("--merge", metavar="POINTS_CSV", help="fold a filled points sheet into the grades and feedback")
+    p.add_argument("--notebooks", nargs="+", metavar="NAME",
+                   help="the notebooks every student must submit (default: those anyone submitted)")
+    p.add_argument("--key", type=Path, help="the instructor's key (default: the project's full key)")
     p.set_defaults(run=_cmd_grade)
 
     p = sub.add_parser("html", help="render the solutions to self-contained HTML",

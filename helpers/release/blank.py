@@ -38,7 +38,7 @@ __all__ = ["ReleaseError", "blank_source", "strip_check_options", "student_noteb
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 ANSWER_MD = "*Your answer here.*"
 ANSWER_CODE = "# Your answer here."
-_KEEP_CELL_META = ("tags",)
+_KEEP_CELL_META = ("tags", "workbook")   # workbook: manual grading (EXERCISE_API item 4)
 
 
 class ReleaseError(ValueError):
