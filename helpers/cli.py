@@ -97,15 +97,22 @@ def _cmd_check(args):
     entry = load_key().get(args.qid)
     verdict = judge(args.qid, args.value, entry)
     print(verdict.line())
-    return {"correct": 0, "unknown": 2}.get(verdict.status, 1)
+    return {"correct": 0, "recorded": 0, "unknown": 2}.get(verdict.status, 1)
 
 
 def _cmd_release(args):
     if args.out:
         from helpers.release.publish import package
         files = package(args.out, args.root)
+        if args.assessment:
+            from helpers.release.build import write_assessment_key
+            write_assessment_key(args.out, args.root)
+            print("assessment key: check() validates the form of answers only; grade with the full key "
+                  f"in {args.root}")
         print(f"wrote the student hand-out to {args.out}: {len(files)} files, no solutions")
         return 0
+    if args.assessment:
+        raise ValueError("--assessment makes a hand-out: use it with --out DIR")
     from helpers.release.build import main as release_main
     return release_main(args)
 
@@ -177,6 +184,8 @@ def _parser():
     p.add_argument("--force", action="store_true", help="re-execute every solution notebook")
     p.add_argument("--out", type=Path, help="instead: write the student hand-out (notebooks, helpers, "
                                             "README, requirements; no solutions) into this new folder")
+    p.add_argument("--assessment", action="store_true", help="with --out: a hand-out for graded work, whose "
+                   "key holds no digest of any answer (check() only validates the form)")
     p.add_argument("--root", type=Path, default=ROOT, help="project folder (default: %(default)s)")
     p.set_defaults(run=_cmd_release)
 

@@ -221,11 +221,34 @@ def judge(qid, value, entry):
         return Verdict(qid, "unknown", f"unknown question id {qid!r}.")
     if value is ... or value is None:
         return Verdict(qid, "blank", "not answered yet: replace ... with your answer.")
+    if "digest" not in entry:
+        return _form_only(qid, entry, value)
     try:
         status, message = _JUDGES[entry["kind"]](qid, entry, value)
     except Exception as err:  # noqa: BLE001 - a student's odd value must never raise
         status, message = "wrong", f"not correct: could not judge that value ({type(err).__name__})."
     return Verdict(qid, status, message)
+
+
+def _form_only(qid, entry, value):
+    """An assessment key holds no digest: check only the answer's form, and say it is recorded."""
+    kind, reason = entry["kind"], None
+    try:
+        if kind in ("int", "real"):
+            reason = _number(value)[1]
+        elif kind == "text" and not isinstance(value, (str, bool)):
+            reason = "answer with a word in quotes, e.g. \"yes\""
+        elif kind == "tuple":
+            status, message = _tuple(qid, {**entry, "digest": "", "hint": ""}, value)
+            reason = message.removeprefix("not correct: ").rstrip(".") if "whole numbers" in message else None
+        elif kind == "expr":
+            status, message = _expression(qid, {**entry, "digest": "", "hint": ""}, value)
+            reason = None if message.startswith("not correct. Hint") else message.removeprefix("not correct: ")
+    except Exception as err:  # noqa: BLE001 - a student's odd value must never raise
+        reason = f"could not read that value ({type(err).__name__})"
+    if reason:
+        return Verdict(qid, "wrong", f"not in the form of an answer: {reason.rstrip('.')}.")
+    return Verdict(qid, "recorded", "recorded for grading (graded work: no feedback on the value until then).")
 
 
 # --- the key and the notebook function ---------------------------------------------

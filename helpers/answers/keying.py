@@ -20,7 +20,7 @@ import math
 from numbers import Integral, Real
 
 __all__ = ["ITERATIONS", "DEFAULT_RTOL", "DEFAULT_HINT", "digest", "log_bin", "sign", "fixed_points",
-           "evaluate", "evaluate_at_points", "kind_of", "canonical_text", "make_entry"]
+           "evaluate", "evaluate_at_points", "kind_of", "canonical_text", "make_entry", "assessment_key"]
 
 ITERATIONS = 10_000
 """PBKDF2 rounds: about a millisecond per digest, so brute-forcing answers is slow."""
@@ -132,3 +132,23 @@ def make_entry(qid, value, hint=None, points=1, rtol=None):
     if kind != "real" and rtol is not None:
         raise ValueError(f"{qid}: rtol applies to real answers only, this one is {kind}")
     return entry
+
+
+_ASSESSMENT_FIELDS = ("kind", "points", "notebook", "symbols")
+
+
+def assessment_key(key):
+    """The key without any digest (or hint): what a handout for graded work ships.
+
+    ``check`` with such a key validates only the form of an answer and says it is
+    recorded; the grader judges with the instructor's full key.
+
+    Examples
+    --------
+    >>> key = {"format": 1, "questions": {"x.y": make_entry("x.y", 38, hint="h", points=2)}}
+    >>> assessment_key(key)["questions"]
+    {'x.y': {'kind': 'int', 'points': 2}}
+    """
+    questions = {q: {k: v for k, v in e.items() if k in _ASSESSMENT_FIELDS} for q, e in key["questions"].items()}
+    return {**key, "assessment": True, "questions": questions}
+

@@ -27,7 +27,7 @@ from pathlib import Path
 from helpers.grading import collect, reports, sandbox
 from helpers.grading.restore import CHECK_ALIAS, CHECK_QID, cells_of, kind_of_cell, match_score, restore
 
-__all__ = ["run", "grade_one", "release_info", "parse_size", "OutputExists", "benchmark", "main"]
+__all__ = ["run", "grade_one", "verdict", "release_info", "parse_size", "OutputExists", "benchmark", "main"]
 
 ROOT = Path(__file__).resolve().parents[2]
 START_ATTEMPTS = 3
@@ -170,24 +170,28 @@ def _grade(task, row, questions, notebooks, release):
     return row
 
 
-def _judge(row, questions, release, outcome):
-    from helpers.answers import judge
+def verdict(qid, payload, entry):
+    """The grader's verdict on a recorded (encoded) value: the student's ``check`` verdict on it."""
+    from helpers.answers import Verdict, judge
     from helpers.answers.serial import decode
+    try:
+        value = decode(payload)
+    except (ValueError, KeyError, TypeError, OverflowError, AttributeError):
+        return Verdict(qid, "wrong", "not correct: the value could not be recorded.")
+    return judge(qid, value, entry)
+
+
+def _judge(row, questions, release, outcome):
     for q in release["questions"]:
         cell = release["owner"].get(q)
         points = questions[q]["points"]
         if (q, cell) in outcome.records:
-            try:
-                value = decode(outcome.records[q, cell])
-                verdict = judge(q, value, questions[q])
-                message = verdict.message
-            except (ValueError, KeyError, TypeError, OverflowError):
-                verdict, message = None, "not correct: the value could not be recorded."
-            if verdict is not None and verdict.status == "correct":
+            result = verdict(q, outcome.records[q, cell], questions[q])
+            if result.status == "correct":
                 row["points"][q] = points
-            elif verdict is not None and verdict.status == "wrong":
+            elif result.status == "wrong":
                 row["wrong"][q] = json.dumps(outcome.records[q, cell], sort_keys=True)
-            row["feedback"][q] = message
+            row["feedback"][q] = result.message
         elif cell in outcome.errors:
             row["feedback"][q] = f"0 points: its cell raised {outcome.errors[cell].split(':')[0]} before the check"
         elif cell not in outcome.reached:

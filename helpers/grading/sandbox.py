@@ -157,7 +157,8 @@ def prepare(folder, key_path):
     package = Path(__file__).resolve().parents[1]
     if key_path is not None and Path(key_path).resolve().is_relative_to(package):
         stub = folder / "answer_key.json"
-        stub.write_text(json.dumps(_without_digests(json.loads(Path(key_path).read_text()))))
+        from helpers.answers.keying import assessment_key
+        stub.write_text(json.dumps(assessment_key(json.loads(Path(key_path).read_text()))))
         stub.chmod(0o644)
         runtime["key"] = {"path": str(Path(key_path).resolve()), "file": str(stub)}
     source = _fontlist()
@@ -167,12 +168,6 @@ def prepare(folder, key_path):
         copy.chmod(0o644)
         runtime["fontlist"] = str(copy)
     return runtime
-
-
-def _without_digests(key):
-    questions = {q: {k: v for k, v in e.items() if k in ("kind", "points", "notebook", "symbols")}
-                 for q, e in key.get("questions", {}).items()}
-    return {**key, "questions": questions}
 
 
 def _bwrap_command(package, key, fontlist):

@@ -31,7 +31,7 @@ from helpers.answers.checking import KEY_PATH, RECORD_ENV, make_entry
 from helpers.release.blank import ReleaseError, normalise, student_notebook
 
 __all__ = ["ROOT", "solution_paths", "render", "source_hash", "helpers_hash", "question_ids", "question_cells", "release",
-           "check_release", "execute"]
+           "check_release", "execute", "write_assessment_key"]
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_REL = Path("helpers", "answers", KEY_PATH.name)
@@ -239,3 +239,16 @@ def main(args):
         print(f"wrote {Path(path).relative_to(Path(args.root).resolve()) if Path(path).is_absolute() else path}")
     print(f"{len(changed)} file(s) changed" if changed else "nothing to change")
     return 0
+
+
+def write_assessment_key(handout, root=ROOT):
+    """Replace the hand-out's key by the assessment key (no digests, no hints); return its path.
+
+    The instructor keeps the full key in ``root`` (beside ``solutions/``); ``grade`` uses it.
+    """
+    from helpers.answers.keying import assessment_key
+    source = Path(root) / KEY_PATH.resolve().relative_to(ROOT)
+    target = Path(handout) / KEY_PATH.resolve().relative_to(ROOT)
+    _write_key(target, assessment_key(_load_key(source)))
+    return target
+

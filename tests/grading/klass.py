@@ -160,13 +160,13 @@ for path in ({str(Path(victim).parent / 'planted.txt')!r}, '/work/planted.txt', 
 
 KILL_GROUP = "import os, signal\nos.killpg(0, signal.SIGKILL)"
 EXIT = "import os\nos._exit(3)"
-RECURSION = "import sys\nsys.setrecursionlimit(10**8)\nnest = []\nfor _ in range(10**7):\n    nest = [nest]\nstr(nest)"
+RECURSION = "import sys\nsys.setrecursionlimit(10**8)\nnest = []\nfor _ in range(10**6):\n    nest = [nest]\nstr(nest)"
 LOOP = "while True:\n    pass"
 IGNORE_ALARM = ("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nsignal.signal(signal.SIGINT, "
                 "signal.SIG_IGN)\nwhile True:\n    pass")
 MEMORY = "hog = bytearray(8 * 2**30)"
-FLOOD_PRINT = "for _ in range(2000):\n    print('x' * 10000)"
-FLOOD_DISPLAY = "from IPython.display import display\nfor i in range(20000):\n    display({'text/plain': 'y' * 100}, raw=True)"
+FLOOD_PRINT = "for _ in range(300):\n    print('x' * 10000)"
+FLOOD_DISPLAY = "from IPython.display import display\nfor i in range(600):\n    display({'text/plain': 'y' * 2000}, raw=True)"
 FORK_BOMB = """import os, time
 children = 0
 try:
@@ -177,8 +177,10 @@ try:
         children += 1
 finally:
     pass"""
-DAEMON = """import subprocess, sys
-subprocess.Popen([sys.executable, '-c', 'import time\\nwhile True: time.sleep(1)'], start_new_session=True)"""
+DAEMON_MARK = "workbook-daemon-left-behind"
+DAEMON = f"""import subprocess, sys
+subprocess.Popen([sys.executable, '-c', 'import time\\nwhile True: time.sleep(1)', {DAEMON_MARK!r}],
+                 start_new_session=True)"""
 FORGED = f"""from IPython.display import display
 display({{{MIME!r}: {{'qid': ['tpu.a'], 'value': {{'float': '1'}}}}}}, raw=True)
 display({{{MIME!r}: 'garbage'}}, raw=True)

@@ -295,9 +295,10 @@ def test_renamed_copy_is_graded_as_its_notebook(project, klass, tmp_path):
     assert "graded '01-alpha (1).ipynb' as 01-alpha.ipynb" in rows[0]["notes"][0]
 
 
-def test_no_process_or_temporary_folder_is_left(project, klass, tmp_path):
+def test_no_temporary_folder_is_left(project, klass, tmp_path, monkeypatch):
     import tempfile
     base, _, _ = klass
-    before = set(Path(tempfile.gettempdir()).glob("workbook-*"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     grade.run([base / "dies", base / "loop"], tmp_path / "g.csv", jobs=2, root=project, **LIMITS)
-    assert set(Path(tempfile.gettempdir()).glob("workbook-*")) == before
+    assert list((tmp_path / "tmp").iterdir()) == []
