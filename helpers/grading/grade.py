@@ -234,7 +234,7 @@ def run(paths, out, feedback=None, jobs=1, timeout=300, cell_timeout=60, memory=
             *[str(Path(p).resolve()) for p in paths]]
     rows = [None] * len(submissions)
     public = tempfile.mkdtemp(prefix="workbook-runtime-")
-    slots, lock = list(range(max(1, jobs))), threading.Lock()
+    slots, lock, stop = list(range(max(1, jobs))), threading.Lock(), threading.Event()
 
     def work(index):
         with lock:
@@ -242,7 +242,8 @@ def run(paths, out, feedback=None, jobs=1, timeout=300, cell_timeout=60, memory=
         try:
             task = _Task(submissions[index], memory=memory, cell_timeout=cell_timeout, timeout=timeout,
                          runtime=runtime, slot=slot, deny=deny)
-            rows[index] = grade_one(task, questions, notebooks)
+            row = grade_one(task, questions, notebooks) if not stop.is_set() else None
+            rows[index] = row if not stop.is_set() else None      # a sandbox killed by the interrupt
         finally:
             with lock:
                 slots.append(slot)
@@ -258,6 +259,7 @@ def run(paths, out, feedback=None, jobs=1, timeout=300, cell_timeout=60, memory=
                     if progress:
                         reports.progress(done, len(futures))
             except BaseException:
+                stop.set()
                 for f in futures:
                     f.cancel()
                 sandbox.kill_all()
@@ -328,6 +330,8 @@ def main(args):
         return 0
     if not args.paths or not args.out:
         raise ValueError("grade needs PATH... and --out (or --benchmark N)")
+    import signal
+    signal.signal(signal.SIGTERM, signal.default_int_handler)     # a terminated run also ends with a CSV
     try:
         run(args.paths, args.out, args.feedback, args.jobs, args.timeout, args.cell_timeout,
             parse_size(args.memory), args.root, progress=not args.quiet, force=args.force,

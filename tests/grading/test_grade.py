@@ -2,6 +2,7 @@
 
 import csv
 import hashlib
+import os
 import json
 import subprocess
 import sys
@@ -301,4 +302,22 @@ def test_no_temporary_folder_is_left(project, klass, tmp_path, monkeypatch):
     (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     grade.run([base / "dies", base / "loop"], tmp_path / "g.csv", jobs=2, root=project, **LIMITS)
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_an_interrupted_run_still_writes_a_csv_and_cleans_up(project, klass, tmp_path):
+    import signal
+    import time
+    base, _, _ = klass
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    proc = subprocess.Popen([sys.executable, "-m", "helpers", "grade", str(base), "--root", str(project),
+                             "--out", str(tmp_path / "g.csv"), "--quiet", "--cell-timeout", "30"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(8)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    rows = list(csv.DictReader((tmp_path / "g.csv").open()))
+    assert len(rows) == 32 and any(r["status"] == "interrupted" for r in rows)
     assert list((tmp_path / "tmp").iterdir()) == []
