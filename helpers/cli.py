@@ -93,11 +93,35 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _cmd_check(args):
-    from helpers.answers.checking import judge, load_key
-    entry = load_key().get(args.qid)
+    from helpers.answers.judge import judge, load_key, unknown_message
+    key = load_key()
+    if args.list is not None:
+        return _list_questions(key, args.list)
+    if args.qid is None or args.value is None:
+        raise UsageError("give QID and VALUE, or --list [NOTEBOOK]")
+    entry = key.get(args.qid)
     verdict = judge(args.qid, args.value, entry)
+    if entry is None:
+        verdict.message = unknown_message(args.qid, key)
     print(verdict.line())
     return {"correct": 0, "recorded": 0, "unknown": 2}.get(verdict.status, 1)
+
+
+def _list_questions(key, notebook):
+    """Print the question ids of every notebook, or of the one named (``08``, ``08-tpu-...``)."""
+    by_notebook = {}
+    for qid, entry in sorted(key.items()):
+        by_notebook.setdefault(entry.get("notebook", "?"), []).append((qid, entry))
+    wanted = Path(notebook).stem if notebook else ""
+    names = [n for n in sorted(by_notebook) if n == wanted or n.split("-")[0] == wanted or not wanted]
+    if not names:
+        raise UsageError(f"no notebook {notebook!r} in the answer key; notebooks: "
+                         + ", ".join(sorted(by_notebook)))
+    for name in names:
+        print(f"{name}:")
+        for qid, entry in by_notebook[name]:
+            print(f"  {qid}" + ("  (written answer, graded by hand)" if entry["kind"] == "manual" else ""))
+    return 0
 
 
 def _cmd_release(args):
@@ -168,10 +192,13 @@ def _parser():
 
     p = sub.add_parser("check", help="judge an answer, as the notebooks' check() does",
                        description="Judge VALUE for question QID. Exit 0 correct, 1 not "
-                                   "correct or blank, 2 unknown question id.")
-    p.add_argument("qid", help="question id, e.g. tpu.a")
-    p.add_argument("value", help="the answer: a number, a word, (1, 2), or a sympy "
-                                 "expression such as 'F_r*F_c*N_i'")
+                                   "correct or blank, 2 unknown question id. With --list, "
+                                   "print the question ids instead.")
+    p.add_argument("qid", nargs="?", help="question id, e.g. tpu.a")
+    p.add_argument("value", nargs="?", help="the answer: a number, a word, (1, 2), or a sympy "
+                                            "expression such as 'F_r*F_c*N_i'")
+    p.add_argument("--list", nargs="?", const="", metavar="NOTEBOOK",
+                   help="print the question ids (of one notebook, e.g. 08 or 08-tpu-utilisation)")
     p.set_defaults(run=_cmd_check)
 
     from helpers.release.build import ROOT

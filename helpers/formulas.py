@@ -12,6 +12,8 @@ The counting conventions are stated in :mod:`helpers.conventions`.
 
 from __future__ import annotations
 
+from helpers.conventions import FLOPS_PER_MAC
+
 __all__ = [
     "output_size",
     "pool_output_size",
@@ -268,7 +270,7 @@ def flops(macs):
     >>> flops(105415200)
     210830400
     """
-    return 2 * macs
+    return FLOPS_PER_MAC * macs
 
 
 def _pair(value):

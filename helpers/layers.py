@@ -86,15 +86,16 @@ class Layer:
 class _Window(Layer):
     """Shared logic of sliding-window layers (convolution and pooling)."""
 
-    def _pads(self):
+    def pads(self):
+        """``((top, bottom), (left, right))`` zeros added around the input."""
         return (self.padding_pair[0],) * 2, (self.padding_pair[1],) * 2
 
     def _check_fits(self, shape, name):
         self._need_spatial(shape, name, self.kind)
         kh, kw = self.kernel_pair
         dh, dw = self.dilation_pair
-        for axis, size, k, d, (pb, pa) in (("height", shape[1], kh, dh, self._pads()[0]),
-                                           ("width", shape[2], kw, dw, self._pads()[1])):
+        for axis, size, k, d, (pb, pa) in (("height", shape[1], kh, dh, self.pads()[0]),
+                                           ("width", shape[2], kw, dw, self.pads()[1])):
             span = d * (k - 1) + 1
             if span > size + pb + pa:
                 raise ValueError(
@@ -104,7 +105,7 @@ class _Window(Layer):
     def window(self):
         (kh, kw), (sh, sw) = self.kernel_pair, self.stride_pair
         (dh, dw) = self.dilation_pair
-        (ph, _), (pw, _) = self._pads()
+        (ph, _), (pw, _) = self.pads()
         return (dh * (kh - 1) + 1, sh, ph), (dw * (kw - 1) + 1, sw, pw)
 
 
@@ -157,17 +158,17 @@ class Conv2d(_Window):
             return (0, 0)
         return _pair(self.padding, "padding", "Conv2d", allow_zero=True)
 
-    def _pads(self):
+    def pads(self):
         if self.padding == "same":
             return tuple(f.same_padding(k, d) for k, d in zip(self.kernel_pair, self.dilation_pair))
-        return super()._pads()
+        return super().pads()
 
     def output_shape(self, shape, name="conv"):
         self._check_fits(shape, name)
         if shape[0] % self.groups:
             raise ValueError(f"{name} (Conv2d): in_channels {shape[0]} is not divisible by groups {self.groups}")
         hw = [f.output_size(n, k, s, p, d) for n, k, s, p, d in zip(
-            shape[1:], self.kernel_pair, self.stride_pair, self._pads(), self.dilation_pair)]
+            shape[1:], self.kernel_pair, self.stride_pair, self.pads(), self.dilation_pair)]
         return (self.out_channels, *hw)
 
     def params(self, shape):

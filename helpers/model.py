@@ -22,7 +22,7 @@ from math import prod
 
 from helpers.layers import Conv2d, Layer
 
-__all__ = ["Sequential", "Parallel", "Row", "walk", "trace", "leaves", "scale_width",
+__all__ = ["Sequential", "Parallel", "Row", "walk", "trace", "leaves", "scale_width", "join_name",
            "check_input_shape"]
 
 
@@ -89,7 +89,8 @@ class Row:
     activations: int
 
 
-def _join(prefix, name):
+def join_name(prefix, name):
+    """The dotted name of child ``name`` under ``prefix`` (``"layer1.0.conv1"``)."""
     return f"{prefix}.{name}" if prefix and name else prefix or name
 
 
@@ -106,7 +107,7 @@ def leaves(module, prefix=""):
         yield prefix or module.kind.lower(), module
         return
     for name, child in module.children:
-        yield from leaves(child, _join(prefix, name))
+        yield from leaves(child, join_name(prefix, name))
 
 
 def check_input_shape(shape):
@@ -178,9 +179,9 @@ def _trace(module, shape, prefix, found):
         return out
     if isinstance(module, Sequential):
         for name, child in module.children:
-            shape = _trace(child, shape, _join(prefix, name), found)
+            shape = _trace(child, shape, join_name(prefix, name), found)
         return shape
-    outs = [(_join(prefix, name), _trace(child, shape, _join(prefix, name), found))
+    outs = [(join_name(prefix, name), _trace(child, shape, join_name(prefix, name), found))
             for name, child in module.children]
     return _merge(module.merge, outs, prefix or "parallel")
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from helpers.layers import Layer
-from helpers.model import Sequential
+from helpers.model import Sequential, join_name
 
 __all__ = ["Field", "rf_step", "receptive_field", "final_field"]
 
@@ -81,9 +81,6 @@ class _End(Exception):
         self.state = state
 
 
-def _join(prefix, name):
-    return f"{prefix}.{name}" if prefix and name else prefix or name
-
 
 def _union(states, where):
     merged = []
@@ -110,9 +107,9 @@ def _trace(module, state, prefix, out):
         return state
     if isinstance(module, Sequential):
         for name, child in module.children:
-            state = _trace(child, state, _join(prefix, name), out)
+            state = _trace(child, state, join_name(prefix, name), out)
         return state
-    ends = [_trace(child, state, _join(prefix, name), out) for name, child in module.children]
+    ends = [_trace(child, state, join_name(prefix, name), out) for name, child in module.children]
     return _union(ends, prefix or "parallel")
 
 

@@ -1,15 +1,31 @@
 """Canonical forms and slow salted digests of answers: how the key hides them.
 
-The rules per kind (``int``, ``real``, ``expr``, ``text``, ``tuple``) are in
-:mod:`helpers.answers`. Everything here is deterministic, so rebuilding the key
-gives the same bytes.
+An answer is reduced to *canonical forms* (strings); the key stores the
+PBKDF2-SHA256 digest of each, salted with the question id, never the answer:
+
+- ``int``: the decimal string, one form.
+- ``real``: the sign and the bin of ``log |x|`` on a grid of ``BINS_PER_RTOL``
+  bins per ``log(1 + rtol)``. The answer's forms are every bin that meets the
+  window ``[a (1 - rtol), a (1 + rtol)]``; a student's value has one form, its
+  own bin. So every value within ``rtol`` is accepted, and nothing further than
+  one bin (a factor ``(1 + rtol) ** (1 / BINS_PER_RTOL)``) beyond the window is.
+- ``expr``: exact values at fixed integer points, one point value per symbol
+  name (so the student's symbols are evaluated without knowing the answer's);
+  the answer's set of symbol names is digested separately, never listed.
+- ``text``: lower case, outer blanks and a final period dropped; yes/no words
+  (``True``, ``"y"`` ...) become ``yes``/``no``.
+- ``tuple``: the JSON list of its integers.
+
+Everything is deterministic, so rebuilding the key gives the same bytes.
 
 Examples
 --------
->>> make_entry("x.y", 0.25)["kind"]
-'real'
->>> log_bin(1.0, 0.005), sign(-2)
-(0, '-')
+>>> sorted(make_entry("x.y", 0.25))
+['digests', 'hint', 'kind', 'points', 'rtol']
+>>> real_form(1.0, 0.005), real_form(-2.0, 0.005)
+('+0', '-2779')
+>>> len(answer_forms("x.y", 0.25, "real", 0.1))
+44
 """
 
 from __future__ import annotations
@@ -19,13 +35,18 @@ import json
 import math
 from numbers import Integral, Real
 
-__all__ = ["ITERATIONS", "DEFAULT_RTOL", "DEFAULT_HINT", "digest", "log_bin", "sign", "fixed_points",
-           "evaluate", "evaluate_at_points", "kind_of", "canonical_text", "make_entry", "assessment_key"]
+__all__ = ["ITERATIONS", "DEFAULT_RTOL", "DEFAULT_HINT", "BINS_PER_RTOL", "SLIPS", "digest", "real_form",
+           "answer_forms", "symbols_digest", "fixed_points", "evaluate", "evaluate_at_points", "kind_of",
+           "canonical_text", "make_entry", "manual_entry", "assessment_key"]
 
 ITERATIONS = 10_000
-"""PBKDF2 rounds: about a millisecond per digest, so brute-forcing answers is slow."""
+"""PBKDF2 rounds: a few milliseconds per digest, so brute-forcing answers is slow."""
 DEFAULT_RTOL = 0.005
 DEFAULT_HINT = "Re-read the problem statement and the conventions, then try again."
+BINS_PER_RTOL = 20
+"""Bins per ``log(1 + rtol)``: the accepted window overshoots ``rtol`` by at most one bin."""
+SLIPS = {"flops": ("int", "real"), "percent": ("real",)}
+"""Slip messages a question may declare, and the answer kinds each applies to."""
 
 
 def digest(qid, text):
@@ -33,23 +54,63 @@ def digest(qid, text):
                                ITERATIONS).hex()[:32]
 
 
-def log_bin(value, rtol):
-    return math.floor(math.log(abs(value)) / math.log1p(rtol))
+def _width(rtol):
+    return math.log1p(rtol) / BINS_PER_RTOL
 
 
-def sign(value):
-    return "-" if value < 0 else "+"
+def real_form(value, rtol):
+    """The canonical form of a real value: ``"0"`` or its sign and log-bin."""
+    if value == 0:
+        return "0"
+    return f"{'-' if value < 0 else '+'}{math.floor(math.log(abs(value)) / _width(rtol))}"
+
+
+def answer_forms(qid, value, kind, rtol=None):
+    """Every canonical form that counts as answer ``value`` (sorted)."""
+    if kind == "int":
+        return [str(int(value))]
+    if kind == "real":
+        value = float(value)
+        if value == 0:
+            return ["0"]
+        width, sign = _width(rtol), "-" if value < 0 else "+"
+        low = math.floor(math.log(abs(value) * (1 - rtol)) / width)
+        high = math.floor(math.log(abs(value) * (1 + rtol)) / width)
+        return sorted(f"{sign}{b}" for b in range(low, high + 1))
+    if kind == "expr":
+        return [value.values if hasattr(value, "values") else _expr_values(qid, value)]
+    if kind == "text":
+        return [canonical_text(value)]
+    return [json.dumps([int(v) for v in value])]
+
+
+def _expr_values(qid, value):
+    import sympy as sp
+    expr = sp.sympify(value)
+    return evaluate(expr, fixed_points(qid, sorted(str(s) for s in expr.free_symbols)))
+
+
+def expr_symbols(value):
+    """Sorted symbol names of a symbolic answer (sympy or recorded)."""
+    if hasattr(value, "symbols") and hasattr(value, "values"):
+        return sorted(value.symbols)
+    import sympy as sp
+    return sorted(str(s) for s in sp.sympify(value).free_symbols)
+
+
+def symbols_digest(qid, names):
+    """Digest of a set of symbol names: says "wrong symbols" without listing them."""
+    return digest(qid, "symbols:" + ",".join(sorted(names)))
 
 
 def fixed_points(qid, names):
-    """Fixed evaluation points for an expression in ``names`` (deterministic per qid)."""
-    seed = int(hashlib.sha256(qid.encode()).hexdigest(), 16)
+    """Four evaluation points: each name gets a value fixed by ``(qid, name, point)``."""
     points = []
     for p in range(4):
         point = {}
         for n in sorted(names):
-            seed = (seed * 6364136223846793005 + 1442695040888963407) % 2**64
-            point[n] = 2 + (seed >> 33) % 23 + 7 * p
+            seed = int(hashlib.sha256(f"{qid}|{n}|{p}".encode()).hexdigest(), 16)
+            point[n] = 2 + seed % 23 + 7 * p
         points.append(point)
     return points
 
@@ -74,9 +135,7 @@ def kind_of(value):
     from helpers.answers.serial import Evaluated
     if isinstance(value, Evaluated):
         return "expr"
-    if isinstance(value, bool):
-        return "text"
-    if isinstance(value, str):
+    if isinstance(value, (bool, str)):
         return "text"
     if isinstance(value, (tuple, list)):
         return "tuple"
@@ -100,55 +159,66 @@ def canonical_text(value):
     return {"true": "yes", "false": "no", "y": "yes", "n": "no"}.get(text, text)
 
 
-def make_entry(qid, value, hint=None, points=1, rtol=None):
+def make_entry(qid, value, hint=None, points=1, rtol=None, slips=()):
     """Build the key entry for question ``qid`` whose answer is ``value``.
 
     Examples
     --------
-    >>> sorted(make_entry("x.y", 0.25))
-    ['digest', 'hint', 'kind', 'points', 'rtol']
+    >>> sorted(make_entry("x.y", 12, slips=("flops",)))
+    ['digests', 'hint', 'kind', 'points', 'slips']
+    >>> make_entry("x.y", 12, slips=("percent",))
+    Traceback (most recent call last):
+    ...
+    ValueError: x.y: slip 'percent' applies to real answers only, this one is int
     """
     kind = kind_of(value)
-    entry = {"kind": kind, "points": points, "hint": hint or DEFAULT_HINT}
-    if kind == "int":
-        entry["digest"] = digest(qid, str(int(value)))
-    elif kind == "real":
-        value = float(value)
-        entry["rtol"] = rtol if rtol is not None else DEFAULT_RTOL
-        entry["digest"] = (digest(qid, "0") if value == 0
-                           else digest(qid, f"{sign(value)}{log_bin(value, entry['rtol'])}"))
-    elif kind == "expr" and hasattr(value, "values"):   # recorded: already evaluated
-        entry["symbols"] = sorted(value.symbols)
-        entry["digest"] = digest(qid, value.values)
-    elif kind == "expr":
-        import sympy as sp
-        expr = sp.sympify(value)
-        entry["symbols"] = sorted(str(s) for s in expr.free_symbols)
-        entry["digest"] = digest(qid, evaluate(expr, fixed_points(qid, entry["symbols"])))
-    elif kind == "text":
-        entry["digest"] = digest(qid, canonical_text(value))
-    else:
-        entry["digest"] = digest(qid, json.dumps([int(v) for v in value]))
     if kind != "real" and rtol is not None:
         raise ValueError(f"{qid}: rtol applies to real answers only, this one is {kind}")
+    if kind == "real":
+        rtol = DEFAULT_RTOL if rtol is None else float(rtol)
+        if not 0 < rtol < 1:
+            raise ValueError(f"{qid}: rtol must be between 0 and 1, got {rtol}")
+    slips = sorted(set([slips] if isinstance(slips, str) else slips))
+    for slip in slips:
+        if slip not in SLIPS:
+            raise ValueError(f"{qid}: unknown slip {slip!r}; use one of {', '.join(SLIPS)}")
+        if kind not in SLIPS[slip]:
+            raise ValueError(f"{qid}: slip {slip!r} applies to {' or '.join(SLIPS[slip])} answers only, "
+                             f"this one is {kind}")
+    entry = {"kind": kind, "points": points, "hint": hint or DEFAULT_HINT,
+             "digests": sorted({digest(qid, f) for f in answer_forms(qid, value, kind, rtol)})}
+    if kind == "real":
+        entry["rtol"] = rtol
+    if kind == "expr":
+        entry["symbols_digest"] = symbols_digest(qid, expr_symbols(value))
+    if slips:
+        entry["slips"] = slips
     return entry
 
 
-_ASSESSMENT_FIELDS = ("kind", "points", "notebook", "symbols")
+def manual_entry(points):
+    """The key entry of a written answer, graded by hand."""
+    if not isinstance(points, int) or isinstance(points, bool) or points < 1:
+        raise ValueError(f"points of a manual answer must be a positive integer, got {points!r}")
+    return {"kind": "manual", "points": points}
+
+
+_ASSESSMENT_FIELDS = ("kind", "points", "notebook")
 
 
 def assessment_key(key):
-    """The key without any digest (or hint): what a handout for graded work ships.
+    """The key without any digest, hint or sealed text: what a hand-out for graded work ships.
 
     ``check`` with such a key validates only the form of an answer and says it is
     recorded; the grader judges with the instructor's full key.
 
     Examples
     --------
-    >>> key = {"format": 1, "questions": {"x.y": make_entry("x.y", 38, hint="h", points=2)}}
+    >>> key = {"format": 2, "questions": {"x.y": make_entry("x.y", 38, hint="h", points=2)}}
     >>> assessment_key(key)["questions"]
     {'x.y': {'kind': 'int', 'points': 2}}
     """
     questions = {q: {k: v for k, v in e.items() if k in _ASSESSMENT_FIELDS} for q, e in key["questions"].items()}
-    return {**key, "assessment": True, "questions": questions}
+    return {**{k: v for k, v in key.items() if k in ("format", "notebooks")}, "assessment": True,
+            "questions": questions}
 

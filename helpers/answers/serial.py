@@ -8,8 +8,8 @@ Examples
 --------
 >>> decode(encode(3)), decode(encode(0.25)), decode(encode((1, 2))), decode(encode("yes"))
 (3, 0.25, (1, 2), 'yes')
->>> decode(encode(...)) is ...
-True
+>>> decode(encode(...)) is ..., decode(encode(None)) is None
+(True, True)
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ class Evaluated:
 
 def encode(value, qid=""):
     """A JSON-able form of ``value``; ``TypeError`` for values no answer can be."""
-    if value is ... or value is None:
+    if value is ...:
         return {"blank": True}
+    if value is None:
+        return {"none": True}
     if isinstance(value, bool):
         return {"bool": value}
     if isinstance(value, str):
@@ -66,6 +68,8 @@ def decode(payload):
     (kind, data), = payload.items()
     if kind == "blank":
         return ...
+    if kind == "none":
+        return None
     if kind == "bool" and isinstance(data, bool) or kind == "str" and isinstance(data, str):
         return data
     if kind == "int":

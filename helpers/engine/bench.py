@@ -27,7 +27,7 @@ import numpy as np
 from helpers.engine import blas
 from helpers import engine
 from helpers.engine import kernels
-from helpers.engine import torch_bridge
+from helpers.engine import torch_bridge, winograd
 from helpers import zoo
 from helpers.formulas import flops
 from helpers.summaries import summary
@@ -176,7 +176,7 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
             layers.append({"name": row.name, "kind": row.kind, "ms": round(ms, 3), "macs": row.macs,
                            "gflops": round(gflops, 1), "peak_share": round(gflops / peak, 3),
                            "bytes": profiles[-1][i].bytes})
-        workspace = kernels.workspace_bytes()
+        workspace = kernels.workspace_bytes() + winograd.cache_bytes()
         two_largest = sum(sorted((r.activations * 4 for r in s.rows), reverse=True)[:2])
         budget = (s.weight_bytes() + two_largest + workspace) / 2**20
         results.append({"batch": batch, "engine_ms": round(1e3 * statistics.median(totals), 2),

@@ -65,7 +65,7 @@ from helpers.engine import kernels
 from helpers.engine import winograd
 from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, GlobalAvgPool, Linear,
                      LocalResponseNorm, MaxPool2d, ReLU, SpaceToDepth)
-from helpers.model import Layer, Sequential, _join, trace
+from helpers.model import Layer, Sequential, join_name, trace
 
 __all__ = ["init_params", "forward", "LayerTime", "param_count"]
 
@@ -155,9 +155,9 @@ class _Run:
             return y, owned or y is not x
         if isinstance(module, Sequential):
             for child_name, child in module.children:
-                x, owned = self.module(child, x, owned, _join(prefix, child_name))
+                x, owned = self.module(child, x, owned, join_name(prefix, child_name))
             return x, owned
-        outs = [self.module(child, x, False, _join(prefix, name))[0] for name, child in module.children]
+        outs = [self.module(child, x, False, join_name(prefix, name))[0] for name, child in module.children]
         if module.merge == "add":
             total = outs[0] + outs[1] if len(outs) > 1 else outs[0].copy()
             for extra in outs[2:]:
@@ -207,7 +207,7 @@ class _Run:
     def conv2d(self, layer, name, x, p):
         shape = (x.shape[3], x.shape[1], x.shape[2])
         _, oh, ow = layer.output_shape(shape, name)
-        pads = layer._pads()
+        pads = layer.pads()
         if self.conv == "naive":
             from helpers.lowering import conv2d_direct
             (top, bottom), (left, right) = pads

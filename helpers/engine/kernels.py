@@ -22,7 +22,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from helpers.engine import blas
 
-__all__ = ["workspace", "release_workspace", "workspace_bytes", "new_output", "outputs_into", "pad_nhwc", "conv2d", "linear", "max_pool", "avg_pool", "local_response_norm", "space_to_depth",
+__all__ = ["workspace", "release_workspace", "workspace_bytes", "items_per_block", "new_output", "outputs_into", "pad_nhwc", "conv2d", "linear", "max_pool", "avg_pool", "local_response_norm", "space_to_depth",
            "pipelines", "segments", "BLOCK_BYTES"]
 
 BLOCK_BYTES = 2 * 2**20
@@ -95,11 +95,11 @@ class outputs_into:
 
 
 def workspace_bytes(exclude=("act0", "act1")):
-    """Bytes the engine holds besides weights and activations: cached workspaces (not
-    counting the activation buffers named in ``exclude``) and cached derived weights."""
-    from helpers.engine.winograd import cache_bytes
+    """Bytes these kernels hold besides weights and activations: cached workspaces (not
+    counting the activation buffers named in ``exclude``) and cached GEMM-layout weights.
+    (Winograd's transformed weights: :func:`helpers.engine.winograd.cache_bytes`.)"""
     held = sum(b.nbytes for key, b in _BUFFERS.items() if key not in exclude)
-    return held + sum(entry[2].nbytes for entry in _W_CACHE.values()) + cache_bytes()
+    return held + sum(entry[2].nbytes for entry in _W_CACHE.values())
 
 
 def pad_nhwc(x, top, bottom, left, right, value=0.0, key=None):
@@ -124,12 +124,12 @@ def _windows(xp, kh, kw, stride, dilation, oh, ow):
                       (sn, s_h * sh, s_w * sw, d_h * sh, d_w * sw, sc), writeable=False)
 
 
-def _chunk(n, per_image, budget):
+def items_per_block(n, per_image, budget):
     """Items per chunk: as many as ``budget`` bytes hold (at least one), balanced over the chunks.
 
-    >>> _chunk(10, 3, 12)      # 4 fit, so 3 chunks of at most 4
+    >>> items_per_block(10, 3, 12)      # 4 fit, so 3 chunks of at most 4
     4
-    >>> _chunk(10, 100, 12)
+    >>> items_per_block(10, 100, 12)
     1
     """
     most = max(1, min(n, budget // max(per_image, 1)))
@@ -214,7 +214,7 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None)
     held = []
 
     def work(thread, start, stop):
-        block = _chunk(stop - start, ow * (k + 1) * 4, budget or BLOCK_BYTES)
+        block = items_per_block(stop - start, ow * (k + 1) * 4, budget or BLOCK_BYTES)
         cols = workspace(f"cols{thread}", (block * ow, k + 1))
         held.append(cols.nbytes)
         cols[:, k] = 1.0

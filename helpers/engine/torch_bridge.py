@@ -11,7 +11,7 @@ import numpy as np
 
 from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, GlobalAvgPool, Linear,
                      LocalResponseNorm, MaxPool2d, ReLU, SpaceToDepth)
-from helpers.model import Layer, Sequential, _join, trace
+from helpers.model import Layer, Sequential, join_name, trace
 
 __all__ = ["available", "to_torch"]
 
@@ -95,7 +95,7 @@ def to_torch(model, params, input_shape, leaves=None):
             if leaves is not None:
                 leaves[prefix or module.kind.lower()] = made
             return made
-        children = [build(child, _join(prefix, name)) for name, child in module.children]
+        children = [build(child, join_name(prefix, name)) for name, child in module.children]
         if isinstance(module, Sequential):
             return nn.Sequential(*children)
         return Merge(children, module.merge)

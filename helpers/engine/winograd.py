@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.engine.kernels import _chunk, new_output, pad_nhwc, pipelines, segments, workspace
+from helpers.engine.kernels import items_per_block, new_output, pad_nhwc, pipelines, segments, workspace
 
 __all__ = ["WINOGRAD_MIN_TILES", "winograd_applies", "winograd_weights", "conv2d_winograd", "cache_bytes", "BLOCK_BYTES"]
 
@@ -120,7 +120,7 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None):
     held = []
 
     def work(thread, start, stop):
-        block = _chunk(stop - start, per_row, budget or BLOCK_BYTES)
+        block = items_per_block(stop - start, per_row, budget or BLOCK_BYTES)
         v = workspace(f"wino_v{thread}", (16, block * tw, c_in))
         m = workspace(f"wino_m{thread}", (16, block * tw, c_out))
         rows = workspace(f"wino_rows{thread}", (4, block, xp.shape[2], c_in))

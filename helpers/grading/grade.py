@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from helpers.grading import collect, reports, sandbox
-from helpers.grading.restore import CHECK_ALIAS, CHECK_QID, cells_of, kind_of_cell, match_score, restore
+from helpers.grading.restore import CHECK_ALIAS, cells_of, checked_ids, match_score, restore
 
 __all__ = ["run", "grade_one", "verdict", "release_info", "parse_size", "OutputExists", "benchmark", "main"]
 
@@ -66,42 +66,44 @@ def key_path(root):
 
 def release_info(root, key=None):
     """``(questions, notebooks)``: the key's entries, and per released notebook its cells,
-    question ids (in notebook order) and written (hand-graded) answers."""
+    automatically judged question ids (in notebook order) and written answers graded by hand."""
     key = json.loads(Path(key or key_path(root)).read_text())
     notebooks = {}
     for name, info in sorted(key["notebooks"].items()):
-        path = Path(root) / "notebooks" / f"{name}.ipynb"
-        data = path.read_bytes()
-        cells, _ = cells_of(json.loads(data))
+        data = (Path(root) / "notebooks" / f"{name}.ipynb").read_bytes()
+        raw = json.loads(data)
+        cells, _ = cells_of(raw)
         owner = {}
         for index, cell in enumerate(cells):
             if cell[0] == "code":
-                for qid in CHECK_QID.findall(cell[1]):
+                for qid in checked_ids(cell[1]):
                     owner.setdefault(qid, index)
-        order = list(owner) + sorted(set(info["questions"]) - set(owner))
+        auto = [q for q in info["questions"] if key["questions"][q]["kind"] != "manual"]
+        order = [q for q in owner if q in auto] + sorted(set(auto) - set(owner))
         notebooks[f"{name}.ipynb"] = {"cells": cells, "owner": owner, "questions": order,
                                       "digest": hashlib.sha256(data).hexdigest(),
-                                      "manual": _manual(root, name, cells)}
+                                      "manual": _manual(root, name, raw, key["questions"])}
     return key["questions"], notebooks
 
 
-def _manual(root, name, cells):
-    """``{released cell index: {"qid", "points", "model"}}`` of written answers graded by hand."""
+def _manual(root, name, raw, questions):
+    """``{released cell index: {"qid", "points", "model"}}`` of written answers graded by hand.
+
+    The cell is the released one whose metadata names the question (``workbook.manual``);
+    the model answer is the solution's cell with the same id (if ``solutions/`` is there).
+    """
     solution = Path(root) / "solutions" / f"{name}.ipynb"
-    meta, models = {}, {}
+    models = {}
     if solution.exists():
         for cell in json.loads(solution.read_text()).get("cells", []):
-            info = cell.get("metadata", {}).get("workbook", {})
-            if "manual" in cell.get("metadata", {}).get("tags", []) and info.get("manual"):
-                source = cell.get("source", "")
-                meta[cell.get("id")] = info
-                models[cell.get("id")] = "".join(source) if isinstance(source, list) else source
+            source = cell.get("source", "")
+            models[cell.get("id")] = "".join(source) if isinstance(source, list) else source
     found = {}
-    for index, cell in enumerate(cells):
-        if kind_of_cell(cell) == "written" and cell[2] in meta:
-            info = meta[cell[2]]
-            found[index] = {"qid": str(info["manual"]), "points": info.get("points", 1),
-                            "model": models[cell[2]]}
+    for index, cell in enumerate(raw.get("cells", [])):
+        qid = (cell.get("metadata", {}).get("workbook") or {}).get("manual")
+        if isinstance(qid, str) and qid in questions:
+            found[index] = {"qid": qid, "points": questions[qid]["points"],
+                            "model": models.get(cell.get("id"), "(the model answer is in solutions/)")}
     return found
 
 

@@ -32,19 +32,20 @@ Examples
 
 from __future__ import annotations
 
-import ast
 import difflib
-import re
 from dataclasses import dataclass, field
 
-__all__ = ["CHECK_ALIAS", "CHECK_QID", "Restored", "answer_lines", "restore", "match_score", "cells_of", "kind_of_cell"]
+from helpers.release.notebooks import ANSWER_CODE, ANSWER_MD, check_calls, is_stub
+
+__all__ = ["CHECK_ALIAS", "Restored", "answer_lines", "restore", "match_score", "cells_of", "kind_of_cell",
+           "checked_ids"]
 
 CHECK_ALIAS = "__workbook_check__"
-ANSWER_MD = "*Your answer here.*"
-ANSWER_CODE = "# Your answer here."
-_STUB = "# your answer"
-_CHECK_LINE = re.compile(r"^(\s*)check\(")
-CHECK_QID = re.compile(r"""\bcheck\(\s*["']([A-Za-z0-9_]+\.[A-Za-z0-9_.]+)["']""")
+
+
+def checked_ids(source):
+    """Question ids of the ``check("topic.part", ...)`` calls in a cell's source, in order."""
+    return [call.qid for call in check_calls(source)]
 
 
 @dataclass
@@ -106,7 +107,7 @@ def kind_of_cell(cell):
     kind, source, _, tags = cell
     if "solution" in tags or source in (ANSWER_MD, ANSWER_CODE):
         return "written"
-    if kind == "code" and any(line.rstrip().endswith(_STUB) for line in source.split("\n")):
+    if kind == "code" and any(is_stub(line) for line in source.split("\n")):
         return "answer"
     return "locked" if kind == "code" else "text"
 
@@ -121,7 +122,7 @@ def answer_lines(released, student):
     Returns ``(lines, edited)``: ``edited`` is True when the student changed
     lines outside the region (they are dropped, and restored from the release).
     """
-    stubs = [i for i, line in enumerate(released) if line.rstrip().endswith(_STUB)]
+    stubs = [i for i, line in enumerate(released) if is_stub(line)]
     prefix, suffix = released[: stubs[0]], released[stubs[-1] + 1:]
     strip = [line.rstrip() for line in student]
     if (strip[: len(prefix)] == [p.rstrip() for p in prefix] and len(student) >= len(prefix) + len(suffix)
@@ -130,24 +131,27 @@ def answer_lines(released, student):
     kept = {line.strip() for line in prefix + suffix}
     drop = _check_statement_lines(student)
     answer = [line for number, line in enumerate(student)
-              if number not in drop and line.strip() not in kept and not _CHECK_LINE.match(line)]
+              if number not in drop and line.strip() not in kept]
     return answer, True
 
 
 def _check_statement_lines(lines):
-    """Line numbers (0-based) of top-level ``check(...)`` statements, however they wrap."""
-    try:
-        tree = ast.parse("\n".join(lines))
-    except (SyntaxError, ValueError):
-        return set()
-    return {n for node in tree.body
-            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-            and isinstance(node.value.func, ast.Name) and node.value.func.id == "check"
-            for n in range(node.lineno - 1, node.end_lineno)}
+    """Line numbers (0-based) of ``check("topic.part", ...)`` calls, however they wrap."""
+    return {n for call in check_calls("\n".join(lines)) for n in range(call.first_line, call.last_line + 1)}
 
 
 def _alias_checks(lines):
-    return [_CHECK_LINE.sub(lambda m: f"{m.group(1)}{CHECK_ALIAS}(", line) for line in lines]
+    """The lines with each ``check("topic.part", ...)`` call renamed to the grader's alias."""
+    source = "\n".join(lines)
+    calls = check_calls(source)
+    if all(call.start >= 0 for call in calls):
+        for call in sorted(calls, key=lambda c: -c.start):
+            source = source[:call.start] + CHECK_ALIAS + source[call.start + len("check"):]
+        return source.split("\n")
+    lines = list(lines)
+    for call in calls:
+        lines[call.first_line] = lines[call.first_line].replace("check(", f"{CHECK_ALIAS}(", 1)
+    return lines
 
 
 def _match(released, submitted):
@@ -177,10 +181,10 @@ def _match(released, submitted):
     for r, cell in enumerate(released):             # answer cells by the questions they check
         if r in taken or kinds[r] != "answer":
             continue
-        qids = set(CHECK_QID.findall(cell[1]))
+        qids = set(checked_ids(cell[1]))
         best = max((s for s in range(len(submitted)) if s not in match and submitted[s][0] == "code"),
-                   key=lambda s: (len(qids & set(CHECK_QID.findall(submitted[s][1]))), -s), default=None)
-        if best is not None and qids & set(CHECK_QID.findall(submitted[best][1])):
+                   key=lambda s: (len(qids & set(checked_ids(submitted[s][1]))), -s), default=None)
+        if best is not None and qids & set(checked_ids(submitted[best][1])):
             match[best] = r
             taken.add(r)
     _match_by_place(released, submitted, kinds, match, taken)
@@ -247,7 +251,7 @@ def restore(released, submitted):
             return
         mine = source.split("\n")
         if kind == "answer":
-            stubs = [i for i, line in enumerate(mine) if line.rstrip().endswith(_STUB)]
+            stubs = [i for i, line in enumerate(mine) if is_stub(line)]
             if student_cells:
                 answer, edited = answer_lines(mine, submitted[student_cells[0]][1].split("\n"))
             else:

@@ -22,12 +22,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helpers.answers.checking import MIME
 from helpers.grading.jail import FIRST_UID, GUARD, HOME, RUNNER, bwrap, command, fallback_env, isolation, prepare
 
 __all__ = ["MIME", "Outcome", "run", "prepare", "isolation", "bwrap", "kill_all", "OUTPUT_CAP", "FIRST_UID"]
 
-MIME = "application/x.workbook-check+json"
-"""Display type under which ``check`` hands its encoded value to the grader."""
 OUTPUT_CAP = 256 * 1024
 """Characters of output a cell may print or display before it counts as a flood."""
 REPORT_CAP = 4 * 2**20

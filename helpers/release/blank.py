@@ -1,18 +1,23 @@
 """Turn a solution notebook into its student copy (pure transformations, no execution).
 
-Authoring convention:
+Authoring convention (see also :mod:`helpers.release.notebooks`):
 
 - In a code cell, lines between ``### BEGIN SOLUTION`` and ``### END
   SOLUTION`` are the answer. In the student copy each assignment in the region
   becomes ``name = ...  # your answer`` (its target kept), and each function
   the region defines keeps its signature with a body of ``...``.
-- A cell tagged ``solution`` is an answer as a whole: a markdown cell becomes
-  "*Your answer here.*", a code cell ``# Your answer here.``.
-- ``check(qid, value, hint=..., points=..., rtol=...)`` calls lose their
-  keywords in the student copy: hints and points live in the answer key, and
-  a hint shows only after a wrong answer.
-- Everything else is kept as it is; outputs and execution counts are cleared
-  and metadata normalised, so regenerating is byte-stable.
+- A cell tagged ``solution`` is removed from the student copy (verification,
+  tables and plots that show answers); one also tagged ``manual`` is a written
+  answer: it becomes "*Your answer here.*" (``# Your answer here.`` in code)
+  and keeps its ``workbook`` metadata (qid, points) for the grader.
+- A markdown cell tagged ``unlock`` is removed; the release stores it in the
+  key, sealed under the answer (:mod:`helpers.answers.unlock`).
+- ``check(qid, value, hint=..., points=..., rtol=..., slips=...)`` calls lose
+  their keywords in the student copy: hints, points, tolerances and slips live
+  in the answer key, and a hint shows only after a wrong answer.
+- Everything else is kept as it is (tags such as ``given`` included); outputs
+  and execution counts are cleared and metadata normalised, so regenerating is
+  byte-stable.
 
 A marker out of place (missing END, END without BEGIN, nested BEGIN, a
 marker in markdown or in a cell tagged ``solution``, a region with nothing to
@@ -32,17 +37,13 @@ import ast
 import copy
 import textwrap
 
+from helpers.release.notebooks import (ANSWER_CODE, ANSWER_MD, BEGIN, END, STUB, ReleaseError, check_calls,
+                                       manual_cells, tags, unlock_cells)
+
 __all__ = ["ReleaseError", "blank_source", "strip_check_options", "student_notebook", "normalise",
-           "BEGIN", "END"]
+           "BEGIN", "END", "ANSWER_MD", "ANSWER_CODE"]
 
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-ANSWER_MD = "*Your answer here.*"
-ANSWER_CODE = "# Your answer here."
-_KEEP_CELL_META = ("tags", "workbook")   # workbook: manual grading (EXERCISE_API item 4)
-
-
-class ReleaseError(ValueError):
-    """A solution notebook that cannot be released as it is."""
+_KEEP_CELL_META = ("tags", "workbook")
 
 
 def _flatten(targets):
@@ -65,7 +66,7 @@ def _stubs(region, indent, where):
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             head = ast.unparse(node).splitlines()[len(node.decorator_list)]
-            lines += [indent + head, indent + "    ...  # your answer"]
+            lines += [indent + head, f"{indent}    ...  {STUB}"]
             continue
         targets = node.targets if isinstance(node, ast.Assign) else (
             [node.target] if isinstance(node, ast.AnnAssign) else [])
@@ -73,7 +74,7 @@ def _stubs(region, indent, where):
             text = ast.unparse(target)
             if text not in seen:
                 seen.add(text)
-                lines.append(f"{indent}{text} = ...  # your answer")
+                lines.append(f"{indent}{text} = ...  {STUB}")
     if not lines:
         raise ReleaseError(f"{where}: the solution region assigns nothing; give it a variable to "
                            "fill in, or tag the whole cell 'solution'")
@@ -111,33 +112,18 @@ def strip_check_options(source):
 
     Examples
     --------
-    >>> strip_check_options('check("a.b", x,\n      hint="think", points=2)')
+    >>> strip_check_options('check("a.b", x,\n      hint="think", points=2, slips=("flops",))')
     'check("a.b", x)'
     """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return source
-    starts = [0]
-    for line in source.split("\n"):
-        starts.append(starts[-1] + len(line) + 1)
     spans = []
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                and node.func.id == "check" and node.keywords):
-            args = ", ".join(ast.get_source_segment(source, a) for a in node.args)
-            spans.append((starts[node.lineno - 1] + _char_col(source, node.lineno, node.col_offset),
-                          starts[node.end_lineno - 1] + _char_col(source, node.end_lineno, node.end_col_offset),
-                          f"check({args})"))
+    for call in check_calls(source):
+        if call.options and call.start >= 0:
+            node = ast.parse(source[call.start:call.end], mode="eval").body
+            args = ", ".join(ast.get_source_segment(source[call.start:call.end], a) for a in node.args)
+            spans.append((call.start, call.end, f"check({args})"))
     for begin, end, text in sorted(spans, reverse=True):
         source = source[:begin] + text + source[end:]
     return source
-
-
-def _char_col(source, lineno, byte_col):
-    """ast columns are UTF-8 byte offsets; convert to a character offset."""
-    line = source.split("\n")[lineno - 1]
-    return len(line.encode()[:byte_col].decode(errors="ignore"))
 
 
 def _has_marker(text):
@@ -161,17 +147,25 @@ def normalise(nb, clear_outputs):
 
 def student_notebook(solution, name):
     """The student copy of a solution notebook (a new object; ``solution`` is unchanged)."""
+    manual_cells(solution, name)                         # validates the written-answer cells
+    unlock = unlock_cells(solution, name)
+    dropped = {i for indices in unlock.values() for i in indices}
     nb = copy.deepcopy(solution)
+    cells = []
     for index, cell in enumerate(nb.cells):
-        tags = cell.metadata.get("tags", [])
         where = f"{name}, cell {index}"
-        if "solution" in tags:
+        if "solution" in tags(cell) or index in dropped:
             if _has_marker(cell.source):
                 raise ReleaseError(f"{where}: a cell tagged 'solution' must not also contain markers")
-            cell.source = ANSWER_MD if cell.cell_type == "markdown" else ANSWER_CODE
-        elif cell.cell_type == "code":
+            if "manual" in tags(cell):
+                cell.source = ANSWER_MD if cell.cell_type == "markdown" else ANSWER_CODE
+                cells.append(cell)
+            continue
+        if cell.cell_type == "code":
             cell.source = strip_check_options(blank_source(cell.source, name, index))
         elif _has_marker(cell.source):
             raise ReleaseError(f"{where}: solution markers belong in code cells; tag a markdown "
                                "answer cell 'solution' instead")
+        cells.append(cell)
+    nb.cells = cells
     return normalise(nb, clear_outputs=True)

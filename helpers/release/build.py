@@ -1,99 +1,54 @@
 """``python -m helpers release``: solutions/ -> notebooks/ and the answer key.
 
-``release`` executes each solution notebook whose source, or the ``helpers``
-source, changed since the key was built (all of them with ``--force``) in a
-fresh kernel, stores the
-outputs back into the solution (so nbval can compare them), records the
-value of every ``check(qid, value, hint=..., points=..., rtol=...)`` call,
-and writes
+``release`` executes each solution notebook whose source, or the source of
+the ``helpers`` modules it imports (:func:`~helpers.release.notebooks.code_hash`),
+changed since the key was built (all of them with ``--force``) in a fresh
+kernel, stores the outputs back into the solution (so nbval can compare them),
+records the value of every ``check(qid, value, hint=..., points=..., rtol=...,
+slips=...)`` call, and writes
 
-- ``notebooks/NN-*.ipynb``: the student copies (see :mod:`helpers.blanking`);
-- ``helpers/answers/answer_key.json``: per question its kind, points, hint and a digest
-  (see :mod:`helpers.answers`), and per notebook the hash of its source.
+- ``notebooks/NN-*.ipynb``: the student copies (see :mod:`helpers.release.blank`);
+- ``helpers/answers/answer_key.json``: per question its kind, points, hint,
+  tolerance, slips and digests (see :mod:`helpers.answers.keying`), its unlocked
+  explanation sealed under the answer (:mod:`helpers.answers.unlock`); per
+  written answer its points and kind ``manual``; per notebook the hashes of its
+  source and of the helpers it imports, its checked and its written questions.
 
 ``release --check`` executes nothing: it regenerates the student copies in
 memory and compares them byte for byte with ``notebooks/``, and checks that
-the key covers exactly the questions and sources of ``solutions/``. It exits
-1 naming every file that differs.
+the key covers exactly the questions, sources and imported helpers of
+``solutions/``. It exits 1 naming every file that differs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 import sys
 import tempfile
 from pathlib import Path
 
-from helpers.answers.checking import KEY_PATH, RECORD_ENV, make_entry
-from helpers.release.blank import ReleaseError, normalise, student_notebook
+from helpers.answers.checking import KEY_PATH, MODE_ENV, RECORD_ENV, make_entry
+from helpers.answers.keying import answer_forms, kind_of, manual_entry
+from helpers.release.blank import normalise, student_notebook
+from helpers.release.notebooks import (ReleaseError, code_hash, manual_cells, question_cells, question_ids, read,
+                                       render, solution_paths as _solution_paths, source_hash, unlock_cells)
 
-__all__ = ["ROOT", "solution_paths", "render", "source_hash", "helpers_hash", "question_ids", "question_cells", "release",
-           "check_release", "execute", "write_assessment_key"]
+__all__ = ["ROOT", "KEY_REL", "solution_paths", "render", "read", "source_hash", "question_ids", "question_cells",
+           "release", "check_release", "execute", "write_assessment_key"]
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_REL = Path("helpers", "answers", KEY_PATH.name)
 """Where the answer key lives in a project (release writes it, grade reads it)."""
-_NAME = re.compile(r"^\d\d-[a-z0-9-]+\.ipynb$")
-_CHECK_CALL = re.compile(r"""\bcheck\(\s*["']([A-Za-z0-9_]+\.[A-Za-z0-9_.]+)["']""")
-
-
-def _nbformat():
-    import nbformat
-    return nbformat
 
 
 def solution_paths(root=ROOT):
     """``solutions/NN-slug.ipynb`` files, sorted; other names are an error."""
-    folder = Path(root) / "solutions"
-    paths = sorted(folder.glob("*.ipynb"))
-    bad = [p.name for p in paths if not _NAME.match(p.name)]
-    if bad:
-        raise ReleaseError(f"solution notebooks must be named NN-slug.ipynb: {', '.join(bad)}")
-    return paths
+    return _solution_paths(root)
 
 
-def render(nb):
-    """Notebook text exactly as written to disk."""
-    return _nbformat().writes(nb, version=4) + "\n"
-
-
-def read(path):
-    try:
-        return _nbformat().read(str(path), as_version=4)
-    except Exception as err:  # noqa: BLE001 - report any unreadable notebook in one line
-        raise ReleaseError(f"{Path(path).name}: not a readable notebook ({err})") from None
-
-
-def source_hash(nb):
-    """Hash of what an author writes (cell types, tags and sources), not of outputs."""
-    text = json.dumps([[c.cell_type, c.metadata.get("tags", []), c.source] for c in nb.cells])
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def helpers_hash(root=ROOT):
-    """Hash of the helpers package's Python source: solution outputs depend on it."""
-    digest = hashlib.sha256()
-    for path in sorted((Path(root) / "helpers").glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
-def question_ids(nb):
-    """Question ids of the ``check("topic.part", ...)`` calls in a notebook, in order."""
-    return list(question_cells(nb))
-
-
-def question_cells(nb):
-    """``{qid: index of the first cell whose check call asks it}``."""
-    cells = {}
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "code":
-            for qid in _CHECK_CALL.findall(cell.source):
-                cells.setdefault(qid, index)
-    return cells
+def _code_hash(nb, root):
+    return code_hash(nb, Path(root) / "helpers")
 
 
 def execute(nb, cwd, name="notebook", timeout=600):
@@ -102,8 +57,8 @@ def execute(nb, cwd, name="notebook", timeout=600):
     from nbclient.exceptions import CellExecutionError
     with tempfile.TemporaryDirectory() as tmp:
         record = Path(tmp) / "checks.jsonl"
-        saved = {k: os.environ.get(k) for k in (RECORD_ENV, "WORKBOOK_MODE", "PYTHONHASHSEED")}
-        os.environ.update({RECORD_ENV: str(record), "WORKBOOK_MODE": "release", "PYTHONHASHSEED": "0"})
+        saved = {k: os.environ.get(k) for k in (RECORD_ENV, MODE_ENV, "PYTHONHASHSEED")}
+        os.environ.update({RECORD_ENV: str(record), MODE_ENV: "release", "PYTHONHASHSEED": "0"})
         try:
             NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
                            resources={"metadata": {"path": str(cwd)}}).execute()
@@ -120,20 +75,36 @@ def execute(nb, cwd, name="notebook", timeout=600):
 
 
 def _entries(name, nb, records):
+    """Key entries of one executed solution: checked questions, written answers, unlocks."""
     from helpers.answers.serial import decode
-    entries = {}
+    from helpers.answers.unlock import seal
+    entries, forms = {}, {}
     for rec in records:
         qid = rec["qid"]
         if qid in entries:
             raise ReleaseError(f"{name}: question {qid!r} is checked twice")
         value = decode(rec["value"])
-        if value is ...:
+        if value is ... or value is None:
             raise ReleaseError(f"{name}: question {qid!r} has no answer in the solution")
-        entries[qid] = {**make_entry(qid, value, rec.get("hint"), rec.get("points", 1), rec.get("rtol")),
-                        "notebook": name}
+        try:
+            entry = make_entry(qid, value, rec.get("hint"), rec.get("points", 1), rec.get("rtol"),
+                               rec.get("slips") or ())
+        except (TypeError, ValueError) as err:
+            raise ReleaseError(f"{name}: {err}") from None
+        entries[qid] = {**entry, "notebook": name}
+        forms[qid] = answer_forms(qid, value, kind_of(value), entry.get("rtol"))
     missing = set(question_ids(nb)) - set(entries)
     if missing:
         raise ReleaseError(f"{name}: check calls never ran for {', '.join(sorted(missing))}")
+    for qid, (index, points) in manual_cells(nb, name).items():
+        if qid in entries:
+            raise ReleaseError(f"{name}: written answer {qid!r} is also checked")
+        entries[qid] = {**manual_entry(points), "notebook": name}
+    for qid, indices in unlock_cells(nb, name).items():
+        if qid not in forms:
+            raise ReleaseError(f"{name}, cell {indices[0]}: unlocks {qid!r}, which no check in it asks")
+        text = "\n\n".join(nb.cells[i].source for i in indices)
+        entries[qid]["unlock"] = seal(qid, text, forms[qid])
     return entries
 
 
@@ -142,8 +113,13 @@ def _load_key(path):
 
 
 def _write_key(path, key):
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(key, indent=1, sort_keys=True) + "\n")
+
+
+def _notebook_info(nb, name, root, entries):
+    manual = sorted(q for q, e in entries.items() if e["kind"] == "manual")
+    return {"source_sha256": source_hash(nb), "helpers_sha256": _code_hash(nb, root),
+            "questions": sorted(set(entries) - set(manual)), "manual": manual}
 
 
 def release(root=ROOT, force=False, log=print):
@@ -151,17 +127,15 @@ def release(root=ROOT, force=False, log=print):
     root = Path(root)
     key_path = root / KEY_REL
     old = _load_key(key_path)
-    key = {"format": 1, "notebooks": {}, "questions": {}}
+    key = {"format": 2, "notebooks": {}, "questions": {}}
     changed = []
-    code_digest = helpers_hash(root)
     for path in solution_paths(root):
         name = path.stem
         nb = read(path)
         student = student_notebook(nb, path.name)          # validates the markers first
-        digest = source_hash(nb)
         before = old["notebooks"].get(name, {})
-        if (not force and before.get("source_sha256") == digest
-                and before.get("helpers_sha256") == code_digest):
+        if (not force and before.get("source_sha256") == source_hash(nb)
+                and before.get("helpers_sha256") == _code_hash(nb, root) and "manual" in before):
             entries = {q: e for q, e in old["questions"].items() if e.get("notebook") == name}
         else:
             log(f"executing {path.name} ...")
@@ -174,8 +148,7 @@ def release(root=ROOT, force=False, log=print):
         clash = set(entries) & set(key["questions"])
         if clash:
             raise ReleaseError(f"{name}: question ids used in another notebook too: {sorted(clash)}")
-        key["notebooks"][name] = {"source_sha256": digest, "helpers_sha256": code_digest,
-                                  "questions": sorted(entries)}
+        key["notebooks"][name] = _notebook_info(nb, name, root, entries)
         key["questions"].update(entries)
         target = root / "notebooks" / path.name
         if not target.exists() or target.read_text() != render(student):
@@ -188,6 +161,7 @@ def release(root=ROOT, force=False, log=print):
             stale.unlink()
             changed.append(stale)
     if _load_key(key_path) != key:
+        key_path.parent.mkdir(parents=True, exist_ok=True)
         _write_key(key_path, key)
         changed.append(key_path)
     return changed
@@ -210,11 +184,13 @@ def check_release(root=ROOT):
             problems.append(f"notebooks/{path.name}: missing")
         elif target.read_text() != student:
             problems.append(f"notebooks/{path.name}: differs from what solutions/{path.name} generates")
-        info = key["notebooks"].get(path.stem)
+        info, where = key["notebooks"].get(path.stem), KEY_REL.as_posix()
         if info is None or info["source_sha256"] != source_hash(nb):
-            problems.append(f"{KEY_REL.as_posix()}: out of date for solutions/{path.name}")
-        elif sorted(question_ids(nb)) != info["questions"]:
-            problems.append(f"{KEY_REL.as_posix()}: questions of {path.name} differ from its check calls")
+            problems.append(f"{where}: out of date for solutions/{path.name}")
+        elif info.get("helpers_sha256") != _code_hash(nb, root):
+            problems.append(f"{where}: out of date for solutions/{path.name}: helpers it imports changed")
+        elif sorted(question_ids(nb)) != info["questions"] or sorted(manual_cells(nb)) != info.get("manual"):
+            problems.append(f"{where}: questions of {path.name} differ from its check calls and written answers")
     for stale in sorted((root / "notebooks").glob("*.ipynb")):
         if stale.name not in names:
             problems.append(f"notebooks/{stale.name}: has no solution notebook")
@@ -242,13 +218,12 @@ def main(args):
 
 
 def write_assessment_key(handout, root=ROOT):
-    """Replace the hand-out's key by the assessment key (no digests, no hints); return its path.
+    """Replace the hand-out's key by the assessment key (no digests, hints or sealed texts); return its path.
 
     The instructor keeps the full key in ``root`` (beside ``solutions/``); ``grade`` uses it.
     """
     from helpers.answers.keying import assessment_key
-    source = Path(root) / KEY_PATH.resolve().relative_to(ROOT)
-    target = Path(handout) / KEY_PATH.resolve().relative_to(ROOT)
-    _write_key(target, assessment_key(_load_key(source)))
+    target = Path(handout) / KEY_REL
+    _write_key(target, assessment_key(_load_key(Path(root) / KEY_REL)))
     return target
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from helpers.release.blank import ReleaseError, blank_source, student_notebook
+from helpers.release.blank import ReleaseError, blank_source, strip_check_options, student_notebook
 from helpers.release.build import ROOT, check_release, read, release, render
 
 DATA = Path(__file__).parents[1] / "data" / "release"
@@ -31,8 +31,38 @@ def test_release_is_byte_stable_and_leaves_the_solution_alone():
 def test_student_copy_has_no_solution_text():
     text = (DATA / "01-fixture.expected.ipynb").read_text()
     for secret in ("3 / 256", "secret = 42", "Because it is so", "n * n * k", "64, width",
-                   "Divide the used rows", "points=2", "rtol"):
+                   "Divide the used rows", "points=2", "rtol", "slips", "percent", "flops", "256 rows",
+                   "unlock"):
         assert secret not in text
+
+
+def test_student_copy_keeps_given_and_manual_cells_and_drops_unlock_and_solution_cells():
+    solution = read(DATA / "01-fixture.ipynb")
+    student = student_notebook(solution, "01-fixture.ipynb")
+    assert [c.id for c in student.cells] == [f"cell-{i}" for i in (0, 1, 2, 3, 5, 6, 7, 9)]
+    given, manual = student.cells[2], student.cells[6]
+    assert given.metadata["tags"] == ["given"] and given.source == solution.cells[2].source
+    assert manual.source == "*Your answer here.*"
+    assert manual.metadata == {"tags": ["solution", "manual"], "workbook": {"manual": "fx.proof", "points": 2}}
+
+
+@pytest.mark.parametrize("meta, message", [
+    ({"tags": ["manual"], "workbook": {"manual": "a.b", "points": 1}}, "must also be tagged 'solution'"),
+    ({"tags": ["solution", "manual"], "workbook": {"points": 1}}, "workbook.manual"),
+    ({"tags": ["solution", "manual"], "workbook": {"manual": "a.b", "points": 0}}, "positive integer"),
+    ({"tags": ["unlock"]}, "workbook.unlock"),
+])
+def test_malformed_manual_and_unlock_cells_name_the_cell(meta, message):
+    cell = new_markdown_cell("text")
+    cell.metadata.update(meta)
+    with pytest.raises(ReleaseError, match=message) as err:
+        student_notebook(nb_with(new_markdown_cell("hi"), cell), "07-demo.ipynb")
+    assert "07-demo.ipynb, cell 1" in str(err.value)
+
+
+def test_check_options_are_stripped_however_they_wrap():
+    source = 'x = 1\ncheck("a.b", x,\n      hint="h", slips=("flops",),\n      rtol=0.1)  # note\nprint(check("c.d", 2, points=3))'
+    assert strip_check_options(source) == 'x = 1\ncheck("a.b", x)  # note\nprint(check("c.d", 2))'
 
 
 def nb_with(*cells):
@@ -83,13 +113,18 @@ def test_full_release_in_a_fresh_project(project):
     root, changed = project
     assert {p.name for p in changed} == {"01-fixture.ipynb", "answer_key.json"}
     key = json.loads((root / "helpers" / "answers" / "answer_key.json").read_text())
-    assert sorted(key["questions"]) == ["fx.depth", "fx.ratio", "fx.side", "fx.word"]
+    assert sorted(key["questions"]) == ["fx.depth", "fx.proof", "fx.ratio", "fx.side", "fx.word"]
     ratio = key["questions"]["fx.ratio"]
-    assert (ratio["points"], ratio["rtol"], ratio["kind"]) == (2, 0.01, "real")
+    assert (ratio["points"], ratio["rtol"], ratio["kind"], ratio["slips"]) == (2, 0.01, "real", ["percent"])
     assert ratio["hint"] == "Divide the used rows by the array's rows."
+    assert key["questions"]["fx.side"]["slips"] == ["flops"] and "slips" not in key["questions"]["fx.depth"]
     assert key["questions"]["fx.word"]["kind"] == "text"
+    assert key["questions"]["fx.proof"] == {"kind": "manual", "points": 2, "notebook": "01-fixture"}
+    info = key["notebooks"]["01-fixture"]
+    assert info["manual"] == ["fx.proof"] and info["questions"] == ["fx.depth", "fx.ratio", "fx.side", "fx.word"]
+    assert "256 rows" not in json.dumps(key) and set(ratio["unlock"]) == {"text", "keys"}
     solution = read(root / "solutions" / "01-fixture.ipynb")
-    assert [o["text"] for o in solution.cells[2].outputs] == ["✓ fx.ratio: correct.\n"]
+    assert [o["text"] for o in solution.cells[3].outputs] == ["✓ fx.ratio: correct.\n"]
     assert (root / "notebooks" / "01-fixture.ipynb").read_text() == (DATA / "01-fixture.expected.ipynb").read_text()
     assert check_release(root) == []
     assert release(root, log=lambda *a: None) == []          # nothing changes the second time
@@ -109,7 +144,7 @@ def test_check_names_what_is_out_of_date(project):
         student.write_text(good)
         (root / "notebooks" / "02-stray.ipynb").unlink()
     nb = read(root / "solutions" / "01-fixture.ipynb")
-    nb.cells[1].source += "\nscale = 4"
+    nb.cells[2].source += "\nscale = 4"
     edited = root / "solutions" / "01-fixture.ipynb"
     original = edited.read_text()
     edited.write_text(render(nb))
@@ -124,3 +159,35 @@ def test_repository_release_is_up_to_date():
     result = subprocess.run([sys.executable, "-m", "helpers", "release", "--check"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_unlocked_explanation_opens_only_for_a_correct_answer(project, monkeypatch, capsys):
+    from helpers.answers import checking
+    root, _ = project
+    key = json.loads((root / "helpers" / "answers" / "answer_key.json").read_text())["questions"]
+    monkeypatch.setattr(checking, "load_key", lambda: key)
+    text = read(DATA / "01-fixture.ipynb").cells[4].source
+    for value in (3 / 256, 3 / 256 * 1.0099, 3 / 256 * 0.9901):             # anywhere in the window
+        checking.check("fx.ratio", value)
+        assert capsys.readouterr().out == f"✓ fx.ratio: correct.\n{text}\n"
+    for value in (..., 3 / 256 * 1.02, 100 * 3 / 256, None):
+        checking.check("fx.ratio", value)
+        assert text not in capsys.readouterr().out
+    checking.check("fx.ratio", 100 * 3 / 256)
+    assert "percentage" in capsys.readouterr().out              # the declared slip
+    checking.check("fx.side", 128)
+    assert "twice the answer" in capsys.readouterr().out
+    checking.check("fx.depth", 42)
+    assert "twice" not in capsys.readouterr().out               # no slip declared: the hint only
+
+
+def test_release_hashes_the_helpers_a_notebook_imports(tmp_path):
+    from helpers.release.notebooks import code_hash, imported_modules
+    pkg = ROOT / "helpers"
+    uses_check = nb_with(new_code_cell("from helpers import check"))
+    files = {p.relative_to(pkg).as_posix() for p in imported_modules(uses_check, pkg)}
+    assert {"__init__.py", "answers/checking.py", "answers/judge.py", "answers/keying.py"} <= files
+    assert not {f for f in files if f.startswith(("grading/", "release/", "engine/")) or f == "cli.py"}
+    engine = nb_with(new_code_cell("from helpers import check, engine\nfrom helpers.engine import bench"))
+    assert "engine/bench.py" in {p.relative_to(pkg).as_posix() for p in imported_modules(engine, pkg)}
+    assert code_hash(uses_check, pkg) != code_hash(engine, pkg)
