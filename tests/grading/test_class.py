@@ -58,6 +58,8 @@ def check_run(tmp_path, only, jobs, out="grades.csv"):
     rows = grade.run([tmp_path / "class", tmp_path / "late"], tmp_path / out, jobs=jobs,
                      log=logs.append, **LIMITS, force=True)
     table = compare(rows, expected)
+    print(f"\n--jobs {jobs}: submission, notebook, expected (status, score), got")
+    print("\n".join(f"{s:<20} {n}  {e}  {g}" for s, n, e, g in table if e != ("missing", 0) or g != e))
     assert [t for t in table if t[2] != t[3]] == [], "\n".join(map(str, table))
     assert sentinel.read_text() == "keep"
     assert not list((tmp_path / "class").rglob("planted.txt")) and not Path("/work/planted.txt").exists()
