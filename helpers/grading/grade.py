@@ -160,7 +160,7 @@ def _grade(task, row, questions, notebooks, release):
         outcome = sandbox.run(restored.cells, prelude=f"from helpers import check as {CHECK_ALIAS}",
                               memory=task.memory, cell_timeout=task.cell_timeout, timeout=task.timeout,
                               runtime=task.runtime, slot=task.slot, deny=task.deny)
-        if outcome.reached or outcome.status == "timeout":
+        if outcome.reached or outcome.ended or outcome.status == "timeout":
             break
         if attempt + 1 < START_ATTEMPTS:
             outcome.notes.append("retrying: the sandbox did not start")

@@ -87,8 +87,8 @@ def write_canvas(rows, out):
 def write_feedback(rows, questions, notebooks, folder):
     """One Markdown and one HTML file per student: earned/maximum points, verdicts and hints, never answers."""
     folder = Path(folder)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent if folder.parent.exists() else None,
-                                    prefix=f".{folder.name}."))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))   # renamed into place
     for student in sorted({r["student"] for r in rows}):
         md, body = [f"# Feedback for {student}", ""], []
         for r in (r for r in rows if r["student"] == student):

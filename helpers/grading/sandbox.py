@@ -46,6 +46,8 @@ class Outcome:
     finished: set = field(default_factory=set)
     """Ids of cells that ran to their end (with or without an error)."""
     flooded: list = field(default_factory=list)
+    ended: bool = False
+    """The runner reported that every cell ran."""
     status: str = "ok"
     notes: list = field(default_factory=list)
 
@@ -209,7 +211,6 @@ def _parse(line):
 
 def _interpret(lines, outcome, cmd_failed):
     """Fold the runner's reports into ``outcome``; anything malformed is noted, never raised."""
-    outcome.ended = False
     malformed = 0
     for line in lines:
         m = _parse(line)
