@@ -42,7 +42,7 @@ def _atomic_write(text, out):
             handle.write(text)
         mask = os.umask(0)
         os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)          # mkstemp makes 0600; grades are shared with the group
+        os.chmod(tmp, (0o666 & ~mask) | 0o040)   # mkstemp makes 0600; grades are shared with the group
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
