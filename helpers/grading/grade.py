@@ -165,6 +165,7 @@ def _grade(task, row, questions, notebooks, release):
         if attempt + 1 < START_ATTEMPTS:
             outcome.notes.append("retrying: the sandbox did not start")
     row["status"] = outcome.status
+    row["cpu"] = outcome.cpu
     row["notes"] += outcome.notes
     for cell, message in outcome.errors.items():            # in the order the cells ran
         row["notes"].append(f"cell {cell} raised {message}")
@@ -319,9 +320,11 @@ def benchmark(copies, jobs, notebook="08-tpu-utilisation.ipynb", root=ROOT, log=
         seconds = time.perf_counter() - start
     full = sum(1 for r in rows if sum(r["points"].values()) == r["max_score"])
     rate = 60 * copies / seconds
+    cpu = [r["cpu"] for r in rows if r.get("cpu")]
+    mean = sum(cpu) / max(1, len(cpu))
     log(f"graded {copies} copies of {notebook} with --jobs {jobs} in {seconds:.1f} s: "
         f"{rate:.1f} notebooks/min, {seconds / copies:.2f} s each; {full}/{copies} full marks; "
-        f"{sandbox.isolation()}")
+        f"{mean:.2f} CPU s per notebook inside the sandbox; {sandbox.isolation()}")
     return rate
 
 

@@ -146,7 +146,9 @@ def main():
             except Exception:  # noqa: BLE001 - a hostile __str__
                 text = f"{type(error).__name__}: (message could not be shown)"
         send({"done": cell["id"], "error": text, "flooded": sink.size > cap})
-    send({"end": True})
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    send({"end": True, "cpu": usage.ru_utime + usage.ru_stime})
     channel.close()
     os._exit(0)
 

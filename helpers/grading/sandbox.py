@@ -48,6 +48,8 @@ class Outcome:
     flooded: list = field(default_factory=list)
     ended: bool = False
     """The runner reported that every cell ran."""
+    cpu: float | None = None
+    """CPU seconds the notebook's process used (reported by it: for benchmarks, not for grades)."""
     status: str = "ok"
     notes: list = field(default_factory=list)
 
@@ -237,6 +239,7 @@ def _interpret(lines, outcome, cmd_failed):
             outcome.notes.append("the grader's runner failed: " + m["fatal"][:300])
         elif m.get("end") is True:
             outcome.ended = True
+            outcome.cpu = m["cpu"] if isinstance(m.get("cpu"), float) else None
         elif m.get("overflow"):
             outcome.notes.append(f"more than {REPORT_CAP // 2**20} MiB of reports: the rest was ignored")
         else:
