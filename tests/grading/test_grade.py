@@ -117,7 +117,7 @@ def graded(project, klass, tmp_path_factory):
     before = digest(base) | digest(second)
     out = tmp_path_factory.mktemp("out")
     logs = []
-    rows = grade.run([base, second.parent], out / "grades.csv", out / "feedback", jobs=1, root=project,
+    rows = grade.run([base, second.parent], out / "grades.csv", out / "feedback", jobs=2, root=project,
                      review=out / "review", **{**LIMITS, "log": logs.append})
     after = digest(base) | digest(second)
     return rows, out, logs, before, after
