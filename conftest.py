@@ -27,5 +27,5 @@ except ImportError:  # pragma: no cover
     pass
 
 
-collect_ignore = ["tests/data", ".venv", "build"]
+collect_ignore = ["tests/data", ".venv", "build", "helpers/release/student"]  # student/: hand-out files
 """Fixture notebooks are inputs to tests, not notebooks to run."""

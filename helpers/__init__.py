@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 
 _MODULES = ("conventions", "formulas", "symbols", "layers", "model", "zoo", "summaries", "tables",
             "receptive", "roofline", "systolic", "lowering", "space_to_depth", "plots",
-            "engine")
+            "engine", "machines")
 _NAMES = {
     "check": "answers.checking",
     **dict.fromkeys(("Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "GlobalAvgPool", "BatchNorm2d",
@@ -35,7 +35,9 @@ _NAMES = {
     **dict.fromkeys(("receptive_field", "final_field"), "receptive"),
 }
 
-__all__ = sorted((*_MODULES, *_NAMES))
+_SUBMODULES = {"bench": "engine.bench"}     # engine modules a notebook uses by name
+
+__all__ = sorted((*_MODULES, *_NAMES, *_SUBMODULES))
 
 
 def __getattr__(name):
@@ -43,6 +45,8 @@ def __getattr__(name):
         value = getattr(import_module(f"helpers.{_NAMES[name]}"), name)
     elif name in _MODULES:
         value = import_module(f"helpers.{name}")
+    elif name in _SUBMODULES:
+        value = import_module(f"helpers.{_SUBMODULES[name]}")
     else:
         raise AttributeError(f"module 'helpers' has no attribute {name!r}")
     globals()[name] = value

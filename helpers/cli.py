@@ -103,7 +103,7 @@ def _cmd_check(args):
     verdict = judge(args.qid, args.value, entry)
     if entry is None:
         verdict.message = unknown_message(args.qid, key)
-    print(verdict.line())
+    print(verdict.line(), file=sys.stderr if entry is None else sys.stdout)
     return {"correct": 0, "recorded": 0, "unknown": 2}.get(verdict.status, 1)
 
 
@@ -126,7 +126,7 @@ def _list_questions(key, notebook):
 
 def _cmd_release(args):
     if args.out:
-        from helpers.release.publish import package
+        from helpers.release.handout import package
         files = package(args.out, args.root)
         if args.assessment:
             from helpers.release.build import write_assessment_key
@@ -142,8 +142,8 @@ def _cmd_release(args):
 
 
 def _cmd_html(args):
-    from helpers.release.publish import render_html
-    for path in render_html(args.out, args.root):
+    from helpers.release.html import render_html
+    for path in render_html(args.out, args.root, force=args.force):
         print(f"wrote {path}")
     return 0
 
@@ -210,7 +210,8 @@ def _parser():
                         "solutions/ generate")
     p.add_argument("--force", action="store_true", help="re-execute every solution notebook")
     p.add_argument("--out", type=Path, help="instead: write the student hand-out (notebooks, helpers, "
-                                            "README, requirements; no solutions) into this new folder")
+                                            "README, requirements; no solutions) into this new or empty "
+                                            "folder (refused otherwise)")
     p.add_argument("--assessment", action="store_true", help="with --out: a hand-out for graded work, whose "
                    "key holds no digest of any answer (check() only validates the form)")
     p.add_argument("--root", type=Path, default=ROOT, help="project folder (default: %(default)s)")
@@ -256,8 +257,11 @@ def _parser():
 
     p = sub.add_parser("html", help="render the solutions to self-contained HTML",
                        description="Render every solution notebook to one HTML file with embedded "
-                                   "images and MathML formulas (readable offline).")
+                                   "images and MathML formulas (readable offline), and an "
+                                   "index.html linking them.")
     p.add_argument("--out", type=Path, default=Path("build/html"), help="folder (default build/html)")
+    p.add_argument("--force", action="store_true",
+                   help="write even if the folder holds other files (they are left alone)")
     p.add_argument("--root", type=Path, default=ROOT, help="project folder")
     p.set_defaults(run=_cmd_html)
     return parser

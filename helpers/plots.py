@@ -68,10 +68,16 @@ def conv_diagram(size, kernel_size, stride=1, padding=0, dilation=1, position=(0
     return ax
 
 
-def roofline(machines, points=(), ax=None, intensities=None):
-    """Log-log roofline of each machine; ``points`` are ``(label, intensity, machine)``
-    placed at their attainable throughput."""
-    ax = _axes(ax, (7, 4.5))
+def roofline(machines, points=(), ax=None, intensities=None, measured=()):
+    """Log-log roofline of each machine.
+
+    ``points`` are ``(label, intensity, machine)``, placed at their attainable
+    throughput on that machine's roof and labelled beside the point.
+    ``measured`` are ``(label, intensity, ops_per_s)``, placed where they were
+    measured; each gets its own marker and colour and is named in a legend to the
+    right of the plot, so that labels of nearby points never overlap.
+    """
+    ax = _axes(ax, (9, 4.5) if len(measured) else (7, 4.5))
     xs = np.logspace(-1, 4.5, 200) if intensities is None else intensities
     for m in machines:
         ax.loglog(xs, attainable(m, xs), label=f"{m.name}: ridge {ridge(m):,.0f} ops/B")
@@ -79,9 +85,18 @@ def roofline(machines, points=(), ax=None, intensities=None):
         y = attainable(machine, intensity)
         ax.plot([intensity], [y], "o", color="black", ms=4)
         ax.annotate(label, (intensity, y), textcoords="offset points", xytext=(4, -10), fontsize=8)
+    markers = "osD^vP*Xh<>"
+    colours = plt.get_cmap("tab10").colors
+    for k, (label, intensity, achieved) in enumerate(measured):
+        ax.plot([intensity], [achieved], linestyle="none", marker=markers[k % len(markers)],
+                color=colours[(k + len(machines)) % len(colours)], ms=6, label=f"{label} (measured)")
     ax.set_xlabel("arithmetic intensity (operations per byte)")
     ax.set_ylabel("attainable throughput (operations/s)")
-    ax.legend(fontsize=8, loc="lower right")
+    if len(measured):
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+        ax.figure.subplots_adjust(right=0.7)
+    else:
+        ax.legend(fontsize=8, loc="lower right")
     ax.grid(True, which="major", alpha=0.3)
     return ax
 

@@ -24,39 +24,15 @@ Fraction(1024, 3)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
 from helpers.formulas import conv2d_elems, flops, gemm_elems, gemm_macs
+from helpers.machines import HASWELL, TPU_V1, Machine  # noqa: F401  (re-exported: rooflines to compute with)
 
 __all__ = ["Machine", "TPU_V1", "HASWELL", "gemm_intensity", "flops_per_byte", "attainable",
            "ridge", "layer_intensity"]
-
-
-@dataclass(frozen=True)
-class Machine:
-    """Peak compute (operations/s, 2 per MAC) and memory bandwidth (bytes/s)."""
-
-    name: str
-    peak: float
-    bandwidth: float
-    source: str
-
-
-TPU_V1 = Machine(
-    "TPU v1 (8-bit)", 92e12, 34e9,
-    "Jouppi et al., 'In-Datacenter Performance Analysis of a Tensor Processing Unit', "
-    "ISCA 2017: abstract (65,536 8-bit MACs, 92 TeraOps/s) and Table 2 (700 MHz clock, "
-    "34 GB/s weight memory bandwidth)")
-"""TPU v1: 65,536 MACs x 2 ops x 700 MHz = 91.75 Tops/s (the paper rounds to 92)."""
-
-HASWELL = Machine(
-    "Haswell CPU (fp32)", 1.3e12, 51e9,
-    "Jouppi et al., ISCA 2017, Table 2: Intel Haswell E5-2699 v3 server, "
-    "1.3 TFLOPS/s floating point, 51 GB/s memory bandwidth")
-"""A generic server CPU of the same era, from the same table."""
 
 
 def gemm_intensity(M, N, K):

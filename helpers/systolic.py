@@ -16,6 +16,10 @@ Each weight fetched from memory is used once per activation vector that
 streams past it, so compute and weight bandwidth balance when the reuse
 :math:`B` satisfies :math:`B \cdot \text{weights/s} = \text{MACs/s}`.
 
+The array's figures (geometry, clock, bandwidth, source) are stated once, in
+:mod:`helpers.machines`; every function here takes the array as an argument and
+defaults to the TPU v1's.
+
 Examples
 --------
 >>> utilisation(3, 48)
@@ -31,15 +35,9 @@ from __future__ import annotations
 from fractions import Fraction
 from math import isqrt
 
-__all__ = ["TPU_ROWS", "TPU_COLS", "TPU_CLOCK_HZ", "TPU_WEIGHT_BYTES_PER_S", "TPU_SOURCE",
-           "tiles", "utilisation", "balance_reuse", "min_square_side"]
+from helpers.machines import TPU_V1_ARRAY
 
-TPU_ROWS = TPU_COLS = 256
-TPU_CLOCK_HZ = 700e6
-TPU_WEIGHT_BYTES_PER_S = 34e9
-TPU_SOURCE = ("Jouppi et al., 'In-Datacenter Performance Analysis of a Tensor Processing Unit', "
-              "ISCA 2017: 256x256 = 65,536 8-bit MACs (abstract, section 2); Table 2: 700 MHz "
-              "clock, 34 GB/s memory bandwidth")
+__all__ = ["tiles", "utilisation", "balance_reuse", "min_square_side"]
 
 
 def _positive(name, value):
@@ -47,7 +45,7 @@ def _positive(name, value):
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
-def tiles(rows, cols, array_rows=TPU_ROWS, array_cols=TPU_COLS):
+def tiles(rows, cols, array_rows=TPU_V1_ARRAY.rows, array_cols=TPU_V1_ARRAY.cols):
     """Number of array-sized tiles a ``rows x cols`` weight matrix needs.
 
     Examples
@@ -61,19 +59,26 @@ def tiles(rows, cols, array_rows=TPU_ROWS, array_cols=TPU_COLS):
     return -(-rows // array_rows) * -(-cols // array_cols)
 
 
-def utilisation(rows, cols, array_rows=TPU_ROWS, array_cols=TPU_COLS):
+def utilisation(rows, cols, array_rows=TPU_V1_ARRAY.rows, array_cols=TPU_V1_ARRAY.cols):
     """Fraction of the array's cells holding a useful weight, over all tiles (exact)."""
     return Fraction(rows * cols, tiles(rows, cols, array_rows, array_cols) * array_rows * array_cols)
 
 
-def balance_reuse(macs_per_cycle=TPU_ROWS * TPU_COLS, clock_hz=TPU_CLOCK_HZ,
-                  weight_bytes_per_s=TPU_WEIGHT_BYTES_PER_S, bytes_per_weight=1):
-    """Uses of each fetched weight at which compute and weight bandwidth balance.
+def balance_reuse(array=TPU_V1_ARRAY):
+    r"""Uses of each fetched weight at which compute and weight bandwidth balance.
 
-    ``macs_per_cycle * clock_hz`` MACs per second against
-    ``weight_bytes_per_s / bytes_per_weight`` weights per second.
+    The array does ``array.macs_per_s`` MACs per second; memory delivers
+    ``array.weight_bytes_per_s / array.bytes_per_weight`` weights per second. A weight
+    used :math:`B` times keeps the array busy for :math:`B` MACs, so the two rates
+    match when :math:`B = \text{MACs/s} / \text{weights/s}`.
+
+    Examples
+    --------
+    >>> from helpers.machines import SystolicArray
+    >>> balance_reuse(SystolicArray("toy", 4, 4, 1e9, 8e9, 2, "a made-up array"))
+    4.0
     """
-    return macs_per_cycle * clock_hz * bytes_per_weight / weight_bytes_per_s
+    return array.macs_per_s * array.bytes_per_weight / array.weight_bytes_per_s
 
 
 def min_square_side(reuse):

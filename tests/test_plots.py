@@ -41,3 +41,14 @@ def test_roofline_points_sit_on_the_roof():
     x, y = ax.lines[-1].get_data()
     assert (x[0], y[0]) == (0.5, roofline.attainable(roofline.HASWELL, 0.5))
     matplotlib.pyplot.close("all")
+
+
+def test_roofline_places_measured_points_where_measured():
+    this = roofline.Machine("test", 1e11, 1e10, "made up")
+    ax = plots.roofline([this], measured=[("conv", 50.0, 4e10), ("fc", 0.5, 3e9)])
+    placed = [line.get_data() for line in ax.lines[1:]]
+    assert [(x[0], y[0]) for x, y in placed] == [(50.0, 4e10), (0.5, 3e9)]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[1:] == ["conv (measured)", "fc (measured)"]
+    assert ax.get_xlabel() and ax.get_ylabel()
+    matplotlib.pyplot.close("all")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from helpers import systolic
+from helpers import machines, systolic
 from helpers.layers import SpaceToDepth
 from helpers.space_to_depth import restack_weights, space_to_depth
 from helpers.summaries import summary
@@ -37,10 +37,14 @@ def test_exercise_values():
 
 def test_balance_point_from_the_paper():
     reuse = systolic.balance_reuse()
-    assert reuse == pytest.approx(65536 * 700e6 / 34e9)
+    assert reuse == pytest.approx(65536 * 700e6 / 34e9)        # Jouppi et al. 2017: cells, clock, bandwidth
     assert round(reuse) == 1349
-    # 2 operations per MAC: the paper's 92 Tops/s peak
-    assert 2 * 65536 * systolic.TPU_CLOCK_HZ == pytest.approx(92e12, rel=0.005)
+
+
+def test_balance_point_of_any_array():
+    # 2 x 3 cells at 10 Hz do 60 MACs/s; 30 bytes/s of 2-byte weights is 15 weights/s: 4 uses each
+    toy = machines.SystolicArray("toy", 2, 3, 10.0, 30.0, 2, "made up")
+    assert systolic.balance_reuse(toy) == 4
 
 
 @given(st.floats(0.5, 1e7))

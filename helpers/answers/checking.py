@@ -10,7 +10,10 @@ Two other modes, set by the environment, serve the tools:
 
 - ``WORKBOOK_RECORD=path`` (release): append each checked value, with its
   authoring options, to ``path``; with ``WORKBOOK_MODE=release`` say "correct"
-  without judging (the key is being built).
+  without judging (the key is being built) and show the explanation the answer
+  unlocks, read from the file named by ``WORKBOOK_UNLOCKS`` ``{qid: text}``, exactly
+  as a correct answer shows it once the key exists (so the stored solution outputs
+  are what nbval sees when it re-runs them).
 - ``WORKBOOK_MODE=grade``: print nothing; emit the encoded value as a display
   output of MIME type :data:`MIME`, which the grader reads and judges.
 
@@ -27,13 +30,15 @@ from helpers.answers.judge import KEY_PATH, Verdict, judge, load_key, unknown_me
 from helpers.answers.keying import make_entry
 
 __all__ = ["check", "judge", "make_entry", "Verdict", "load_key", "KEY_PATH", "RECORD_ENV", "MODE_ENV",
-           "MIME"]
+           "UNLOCKS_ENV", "MIME"]
 # judge, make_entry, Verdict, load_key, KEY_PATH are re-exported for the tools
 
 RECORD_ENV = "WORKBOOK_RECORD"
 """When set to a file path, ``check`` appends each (qid, value) it sees there."""
 MODE_ENV = "WORKBOOK_MODE"
 """``release`` or ``grade`` (see the module docstring); unset for students."""
+UNLOCKS_ENV = "WORKBOOK_UNLOCKS"
+"""(release) Path of a JSON file ``{qid: explanation}`` of the notebook being executed."""
 MIME = "application/x.workbook-check+json"
 """MIME type of the display output that carries a checked value to the grader."""
 
@@ -66,14 +71,23 @@ def _emit_for_grader(qid, value):
     return Verdict(qid, "recorded", "recorded for grading.")
 
 
-def _show_unlocked(qid, entry, verdict):
-    """Display the explanation ``qid`` unlocks, if it has one and the answer opened it."""
-    if not (verdict and verdict.form and entry.get("unlock")):
-        return
+def _unlocked_text(qid, entry, verdict, mode):
+    """The explanation a correct answer to ``qid`` opens, or None."""
+    if not verdict:
+        return None
+    if mode == "release":
+        path = os.environ.get(UNLOCKS_ENV)
+        if not path:
+            return None
+        with open(path, encoding="utf-8") as file:
+            return json.load(file).get(qid)
+    if not (entry and verdict.form and entry.get("unlock")):
+        return None
     from helpers.answers.unlock import open_sealed
-    text = open_sealed(qid, entry["unlock"], verdict.form)
-    if text is None:
-        return
+    return open_sealed(qid, entry["unlock"], verdict.form)
+
+
+def _display_markdown(text):
     try:
         from IPython import get_ipython
         from IPython.display import Markdown, display
@@ -119,10 +133,11 @@ def check(qid, value, *, hint=None, points=1, rtol=None, slips=()):
     except Exception as err:  # noqa: BLE001
         verdict = Verdict(qid, "unknown", f"could not check ({type(err).__name__}: {err}).")
     print(verdict.line())
-    if entry is not None:
-        try:
-            _show_unlocked(qid, entry, verdict)
-        except Exception:  # noqa: BLE001 - an explanation that cannot open is not shown
-            pass
+    try:
+        text = _unlocked_text(qid, entry, verdict, mode)
+        if text is not None:
+            _display_markdown(text)
+    except Exception:  # noqa: BLE001 - an explanation that cannot open is not shown
+        pass
     verdict._fresh = True
     return verdict

@@ -30,6 +30,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -49,7 +50,9 @@ SLIPS = {"flops": ("int", "real"), "percent": ("real",)}
 """Slip messages a question may declare, and the answer kinds each applies to."""
 
 
+@functools.lru_cache(maxsize=65536)
 def digest(qid, text):
+    """The salted slow hash the key stores for the canonical form ``text`` (cached: it is pure)."""
     return hashlib.pbkdf2_hmac("sha256", text.encode(), f"cnn-cost-workbook:{qid}".encode(),
                                ITERATIONS).hex()[:32]
 

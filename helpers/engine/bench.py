@@ -17,7 +17,6 @@ one run, not absolute numbers across runs.
 from __future__ import annotations
 
 import os
-import resource
 import statistics
 import sys
 import time
@@ -91,9 +90,25 @@ def time_forward(model, params, x, repeats=3, warmup=1):
     return 1e3 * statistics.median(runs)
 
 
+def maxrss_mib(maxrss, platform=sys.platform):
+    """``getrusage``'s ``ru_maxrss`` in MiB: Linux reports KiB, macOS bytes.
+
+    Examples
+    --------
+    >>> maxrss_mib(2048, "linux"), maxrss_mib(2 * 2**20, "darwin")
+    (2.0, 2.0)
+    """
+    return maxrss / 2**20 if platform == "darwin" else maxrss / 2**10
+
+
 def _rss_mib():
-    """Peak resident memory of this process so far (MiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far (MiB); None where there is no
+    ``resource`` module (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    return maxrss_mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def _current_rss_mib():
@@ -169,6 +184,7 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
             totals.append(time.perf_counter() - start)
             profiles.append(layer_times)
         rss = _rss_mib()
+        measured = rss is not None and baseline is not None
         layers = []
         for i, row in enumerate(s.rows):
             ms = statistics.median(p[i].ms for p in profiles)
@@ -181,10 +197,12 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
         budget = (s.weight_bytes() + two_largest + workspace) / 2**20
         results.append({"batch": batch, "engine_ms": round(1e3 * statistics.median(totals), 2),
                         "torch_ms": None, "gemm_peak_gflops": round(peak, 1),
-                        "peak_rss_mib": round(rss, 1), "baseline_rss_mib": round(baseline, 1),
+                        "peak_rss_mib": round(rss, 1) if measured else None,
+                        "baseline_rss_mib": round(baseline, 1) if measured else None,
                         "workspace_mib": round(workspace / 2**20, 1),
-                        "rss_ratio": round((rss - baseline) / max(budget, 1e-9), 3),
-                        "rss_budget_mib": round(budget + baseline, 1), "layers": layers, "_y": y})
+                        "rss_ratio": round((rss - baseline) / max(budget, 1e-9), 3) if measured else None,
+                        "rss_budget_mib": round(budget + baseline, 1) if measured else None,
+                        "layers": layers, "_y": y})
         del x, y          # the next batch's peak should not include this one's input
     if use_torch and torch_bridge.available():
         leaves = {}
@@ -201,6 +219,16 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
     return {"model": model_name, "env": environment(), "results": results}
 
 
+def _memory_text(r):
+    """The memory part of a batch line of :func:`format_text`."""
+    if r["peak_rss_mib"] is None:
+        return "peak RSS not measured (no getrusage or /proc on this platform)"
+    return (f"peak RSS {r['peak_rss_mib']:,.0f} MiB "
+            f"(budget {r['rss_budget_mib']:,.0f} MiB = weights + two largest activations + "
+            f"{r['workspace_mib']:,.0f} MiB workspace and cached derived weights + "
+            f"{r['baseline_rss_mib']:,.0f} MiB baseline; ratio {r['rss_ratio']:.2f})")
+
+
 def format_text(report):
     """The human-readable form of a :func:`run` report."""
     env = report["env"]
@@ -211,10 +239,7 @@ def format_text(report):
         torch_part = (f"   torch {r['torch_ms']:,.1f} ms   engine/torch {r['engine_over_torch']:.2f}"
                       f"   max rel. error {r['max_rel_error']:.1e}" if r["torch_ms"] else "")
         lines += ["", f"batch {r['batch']}: engine {r['engine_ms']:,.1f} ms{torch_part}",
-                  f"  GEMM peak {r['gemm_peak_gflops']:.0f} GFLOP/s; peak RSS {r['peak_rss_mib']:,.0f} MiB "
-                  f"(budget {r['rss_budget_mib']:,.0f} MiB = weights + two largest activations + "
-                  f"{r['workspace_mib']:,.0f} MiB workspace and cached derived weights + "
-                  f"{r['baseline_rss_mib']:,.0f} MiB baseline; ratio {r['rss_ratio']:.2f})",
+                  f"  GEMM peak {r['gemm_peak_gflops']:.0f} GFLOP/s; " + _memory_text(r),
                   f"  {'layer':<24}{'ms':>9}{'MACs':>16}{'GFLOP/s':>9}{'of peak':>9}" + ("   torch ms" if r["torch_ms"] else "")]
         for layer in r["layers"]:
             if layer["ms"] >= 0.05 or layer["macs"]:

@@ -14,6 +14,10 @@ slips=...)`` call, and writes
   written answer its points and kind ``manual``; per notebook the hashes of its
   source and of the helpers it imports, its checked and its written questions.
 
+While a solution runs, ``check`` says "correct" without a key and shows each
+question's unlocked explanation (given to it in a file), as a correct answer shows
+it later, so the stored outputs are what nbval sees.
+
 ``release --check`` executes nothing: it regenerates the student copies in
 memory and compares them byte for byte with ``notebooks/``, and checks that
 the key covers exactly the questions, sources and imported helpers of
@@ -28,7 +32,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from helpers.answers.checking import KEY_PATH, MODE_ENV, RECORD_ENV, make_entry
+from helpers.answers.checking import KEY_PATH, MODE_ENV, RECORD_ENV, UNLOCKS_ENV, make_entry
 from helpers.answers.keying import answer_forms, kind_of, manual_entry
 from helpers.release.blank import normalise, student_notebook
 from helpers.release.notebooks import (ReleaseError, code_hash, manual_cells, question_cells, question_ids, read,
@@ -51,16 +55,27 @@ def _code_hash(nb, root):
     return code_hash(nb, Path(root) / "helpers")
 
 
+def _kernel_manager(folder):
+    """A kernel talking over local sockets in ``folder`` (POSIX), not unencrypted TCP:
+    private to this user, and no "running over TCP without encryption" warning."""
+    from jupyter_client.manager import KernelManager
+    if os.name != "posix":  # pragma: no cover - no IPC transport on Windows
+        return KernelManager(kernel_name="python3")
+    return KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(folder) / "kernel"))
+
+
 def execute(nb, cwd, name="notebook", timeout=600):
     """Run ``nb`` in a fresh kernel in release mode; return ``(nb, records)``."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     with tempfile.TemporaryDirectory() as tmp:
-        record = Path(tmp) / "checks.jsonl"
-        saved = {k: os.environ.get(k) for k in (RECORD_ENV, MODE_ENV, "PYTHONHASHSEED")}
-        os.environ.update({RECORD_ENV: str(record), MODE_ENV: "release", "PYTHONHASHSEED": "0"})
+        record, unlocks = Path(tmp) / "checks.jsonl", Path(tmp) / "unlocks.json"
+        unlocks.write_text(json.dumps(unlock_texts(nb, name)))
+        saved = {k: os.environ.get(k) for k in (RECORD_ENV, MODE_ENV, UNLOCKS_ENV, "PYTHONHASHSEED")}
+        os.environ.update({RECORD_ENV: str(record), MODE_ENV: "release", UNLOCKS_ENV: str(unlocks),
+                           "PYTHONHASHSEED": "0"})
         try:
-            NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
+            NotebookClient(nb, km=_kernel_manager(tmp), timeout=timeout, coalesce_streams=True,
                            resources={"metadata": {"path": str(cwd)}}).execute()
         except CellExecutionError as err:
             failed = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(
@@ -72,6 +87,11 @@ def execute(nb, cwd, name="notebook", timeout=600):
                 os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
         records = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
     return nb, records
+
+
+def unlock_texts(nb, name="notebook"):
+    """``{qid: explanation}``: the text of each question's ``unlock`` cells, joined."""
+    return {qid: "\n\n".join(nb.cells[i].source for i in indices) for qid, indices in unlock_cells(nb, name).items()}
 
 
 def _entries(name, nb, records):
@@ -100,10 +120,9 @@ def _entries(name, nb, records):
         if qid in entries:
             raise ReleaseError(f"{name}: written answer {qid!r} is also checked")
         entries[qid] = {**manual_entry(points), "notebook": name}
-    for qid, indices in unlock_cells(nb, name).items():
+    for qid, text in unlock_texts(nb, name).items():
         if qid not in forms:
-            raise ReleaseError(f"{name}, cell {indices[0]}: unlocks {qid!r}, which no check in it asks")
-        text = "\n\n".join(nb.cells[i].source for i in indices)
+            raise ReleaseError(f"{name}: an unlock cell names {qid!r}, which no check in it asks")
         entries[qid]["unlock"] = seal(qid, text, forms[qid])
     return entries
 
@@ -116,6 +135,17 @@ def _write_key(path, key):
     path.write_text(json.dumps(key, indent=1, sort_keys=True) + "\n")
 
 
+def _worked_in(path):
+    """Whether a student notebook was run in Jupyter (a generated copy has no outputs)."""
+    if not path.exists():
+        return False
+    try:
+        cells = json.loads(path.read_text()).get("cells", [])
+    except ValueError:
+        return True                      # not a notebook we wrote: someone's file
+    return any(c.get("outputs") or c.get("execution_count") for c in cells if c.get("cell_type") == "code")
+
+
 def _notebook_info(nb, name, root, entries):
     manual = sorted(q for q, e in entries.items() if e["kind"] == "manual")
     return {"source_sha256": source_hash(nb), "helpers_sha256": _code_hash(nb, root),
@@ -123,8 +153,19 @@ def _notebook_info(nb, name, root, entries):
 
 
 def release(root=ROOT, force=False, log=print):
-    """Regenerate ``notebooks/`` and the key from ``solutions/``; return changed paths."""
+    """Regenerate ``notebooks/`` and the key from ``solutions/``; return changed paths.
+
+    Refuses, changing nothing, when a student notebook it would rewrite has outputs (someone
+    ran or answered it there); a notebook without a solution is reported, never deleted.
+    """
     root = Path(root)
+    if not solution_paths(root):
+        raise ReleaseError(f"no solution notebooks in {root / 'solutions'}: nothing to release from "
+                           "(a student hand-out never regenerates its notebooks)")
+    worked = [p.name for p in solution_paths(root) if _worked_in(root / "notebooks" / p.name)]
+    if worked:
+        raise ReleaseError(f"notebooks/{', notebooks/'.join(worked)}: was run here (it has outputs) and may hold "
+                           "answers; release would overwrite it: move it away first")
     key_path = root / KEY_REL
     old = _load_key(key_path)
     key = {"format": 2, "notebooks": {}, "questions": {}}
@@ -158,8 +199,7 @@ def release(root=ROOT, force=False, log=print):
     expected = {p.name for p in solution_paths(root)}
     for stale in sorted((root / "notebooks").glob("*.ipynb")):
         if stale.name not in expected:
-            stale.unlink()
-            changed.append(stale)
+            log(f"notebooks/{stale.name}: has no solution notebook; left in place (delete it if it is stale)")
     if _load_key(key_path) != key:
         key_path.parent.mkdir(parents=True, exist_ok=True)
         _write_key(key_path, key)

@@ -1,10 +1,13 @@
 """check(): verdicts, tolerance, slips, symbolic answers, odd input, a key that hides answers."""
 
+import contextlib
+import hashlib
 import json
 import math
 import subprocess
 import sys
 from fractions import Fraction
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -51,17 +54,33 @@ def test_real_tolerance_boundary():
     assert status("t.wide", 0.25 * 1.25, WIDE) == "wrong"
 
 
+@contextlib.contextmanager
+def fast_digests():
+    """The window is a property of the bins, not of the hash: a fast salted hash keeps
+    the property tests quick (the real PBKDF2 digest is used everywhere else)."""
+    def fast(qid, text):
+        return hashlib.sha256(f"{qid}|{text}".encode()).hexdigest()[:32]
+    with mock.patch("helpers.answers.keying.digest", fast), mock.patch("helpers.answers.judge.digest", fast):
+        yield
+
+
 @settings(max_examples=40)
 @given(st.floats(1e-6, 1e12), st.floats(-0.00499, 0.00499))
 def test_every_value_within_rtol_is_accepted(ref, rel):
-    entry = make_entry("t.h", ref)
-    assert status("t.h", ref * (1 + rel), entry) == "correct"
+    with fast_digests():
+        entry = make_entry("t.h", ref)
+        assert status("t.h", ref * (1 + rel), entry) == "correct"
 
 
 @settings(max_examples=60)
 @given(st.floats(1e-6, 1e12), st.sampled_from([0.005, 0.01, 0.1, 0.25]), st.floats(0, 10))
 def test_the_window_is_rtol_and_at_most_one_bin_more(ref, rtol, rel):
-    # every value within rtol is accepted (above); beyond one bin past the window, none is
+    # every value within rtol is accepted; beyond one bin past the window, none is
+    with fast_digests():
+        _window(ref, rtol, rel)
+
+
+def _window(ref, rtol, rel):
     entry = make_entry("t.h", ref, rtol=rtol)
     bin_factor = (1 + rtol) ** (1 / BINS_PER_RTOL)
     if rel > (1 + rtol) * bin_factor - 1:
@@ -186,9 +205,10 @@ def test_cli_check_symbolic_and_exit_codes():
     wrong = run("start.rf_pool5", "196")
     assert wrong.returncode == 1 and "Hint:" in wrong.stdout
     assert run("start.rf_pool5", "...").returncode == 1
-    assert run("nope.nope", "1").returncode == 2
+    unknown = run("nope.nope", "1")
+    assert unknown.returncode == 2 and unknown.stdout == "" and "unknown question id" in unknown.stderr
     near = run("start.rf_pol5", "1")
-    assert near.returncode == 2 and "did you mean 'start.rf_pool5'" in near.stdout
+    assert near.returncode == 2 and "did you mean 'start.rf_pool5'" in near.stderr
     listed = run("--list", "00")
     assert listed.returncode == 0 and listed.stdout.split() == ["00-getting-started:", *sorted(
         q for q, e in load_key().items() if e["notebook"] == "00-getting-started")]
@@ -216,3 +236,28 @@ def test_written_answers_are_not_judged_by_check():
     assert verdict.status == "manual" and "by hand" in verdict.message
     with pytest.raises(ValueError):
         manual_entry(0)
+
+
+def test_grading_mode_records_and_never_opens_an_explanation(monkeypatch):
+    from helpers.answers import checking, unlock
+    sealed = unlock.seal("t.int", "the story of 105415200", ["105415200"])
+    monkeypatch.setattr(checking, "load_key", lambda: {"t.int": {**INT, "unlock": sealed}})
+    monkeypatch.setattr(unlock, "open_sealed", lambda *a: pytest.fail("grading opened an explanation"))
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: shown.append(a))
+    monkeypatch.setenv(checking.MODE_ENV, "grade")
+    assert checking.check("t.int", 105415200).status == "recorded"
+    assert shown == [({checking.MIME: {"qid": "t.int", "value": {"int": "105415200"}}},)]
+    # the verdict the grader computes does not depend on the sealed text
+    assert judge("t.int", 105415200, {**INT, "unlock": sealed}) == judge("t.int", 105415200, INT)
+
+
+def test_the_student_side_imports_no_tool():
+    # check() is the kernel side of the grading protocol: it must not pull in the grader,
+    # the release tools or the CLI (their source is not part of a notebook's code hash)
+    code = ("import sys\nfrom helpers import check\ncheck('start.rf_pool5', 1)\ncheck('start.rf_pool5', 195)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('helpers')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    loaded = eval(result.stdout.strip().splitlines()[-1])
+    assert "helpers.answers.checking" in loaded
+    assert not [m for m in loaded if m.startswith(("helpers.grading", "helpers.release", "helpers.cli"))], loaded

@@ -41,3 +41,19 @@ def test_measurement_helpers_are_positive_and_consistent():
     assert bench.time_forward(model, params, np.zeros((1, 3, 16, 16), np.float32), repeats=2) > 0
     env = bench.environment()
     assert env["cpus"] >= 1 and isinstance(env["variables"], dict)
+
+
+def test_peak_memory_units_and_platforms_without_resource(monkeypatch):
+    # ru_maxrss is KiB on Linux and bytes on macOS (getrusage(2) man pages of each)
+    assert bench.maxrss_mib(3 * 2**10, "linux") == bench.maxrss_mib(3 * 2**20, "darwin") == 3.0
+    if sys.platform.startswith("linux"):
+        import resource
+        peak = bench._rss_mib()
+        with open("/proc/self/status") as status:      # VmHWM: the same peak, in kB
+            hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+        assert abs(peak - hwm / 2**10) <= 0.05 * peak + 1
+        assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
+    monkeypatch.setitem(sys.modules, "resource", None)       # as on Windows: import fails
+    assert bench._rss_mib() is None
+    report = {"peak_rss_mib": None}
+    assert "not measured" in bench._memory_text(report)

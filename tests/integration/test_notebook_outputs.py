@@ -22,7 +22,8 @@ def shown(notebook):
     return "\n".join(parts)
 
 
-from reference.counts import ALEX_CONV, ALEX_GROUPED_CONV, VGG16, VGG19, vgg_counts  # noqa: E402
+from reference.counts import (ALEX_CONV, ALEX_CONV_MACS, ALEX_GROUPED_CONV, ALEX_MACS, VGG16, VGG19,  # noqa: E402
+                              vgg_counts)
 
 
 ALEX_FC_PARAMS = 9216 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000
@@ -45,6 +46,16 @@ full = resnet50_counts(1.0)
 half = resnet50_counts(0.5)
 ALEX_FC = 9216 * 4096 + 4096 * 4096 + 4096 * 1000
 VGG16_CONV_OUT = 2 * 224 * 224 * 64 + 2 * 112 * 112 * 128 + 3 * 56 * 56 * 256 + 3 * 28 * 28 * 512 + 3 * 14 * 14 * 512
+
+def conv_intensity(side_in, side_out, c_in, c_out, k, batch=8):
+    """FLOPs per byte of a square convolution on a batch: input, output and weights moved once (fp32)."""
+    macs = batch * side_out**2 * c_out * c_in * k * k
+    return 2 * macs / (4 * (batch * c_in * side_in**2 + batch * c_out * side_out**2 + c_out * c_in * k * k))
+
+
+def dense_intensity(n_in, n_out, batch=8):
+    return 2 * batch * n_in * n_out / (4 * (n_in * n_out + batch * n_in + batch * n_out))
+
 
 EXPECTED = {
     "02-dense-layers": [f"{n * n + 2 * n:,} elements = {4 * (n * n + 2 * n) / 10**power:.1f} {unit}B"
@@ -73,14 +84,30 @@ EXPECTED = {
     "07-receptive-field-and-width": [f"{v:,}" for v in full + half]
         + [f"ratio {h / f:.4f}" for f, h in zip(full, half)] + ["size=483", "size=427", "impulse span: 17",
            f"convolution weights only: ratio {resnet50_conv_weights(0.5) / resnet50_conv_weights(1.0):.4f}"],
-    "08-tpu-utilisation": [f"{65536 * 700e6 / 34e9:,.1f}", f"{54 * 54 * 48 * 3 * 49:,}", f"{54 * 54 * 48 * 48 * 4:,}",
-                           f"{(54 * 54 * 48 * 48 * 4) / (54 * 54 * 48 * 3 * 49):.3f}", "(16 x)",
-                           "1,400: 38", ": 37", f"centre tap {3 * 48 / 65536:.5f}", f"restacked {48 * 48 / 65536:.5f}",
-                           f"params {7 * 7 * 3 * 48 + 48:,}", f"params {2 * 2 * 48 * 48 + 48:,}"],
-    "09-pooling-and-rnn": [f"{1024 * 512:,}", f"{1024 * 16 * 32 * 1024:,}", f"full {64 * 64:,}, diagonal 64"],
+    "08-tpu-utilisation": [
+        f"{65536 * 700e6 / 34e9:,.1f} uses per weight", f"MACs {54 * 54 * 48 * 3 * 49:,}", f"MACs {54 * 54 * 48 * 48 * 4:,}",
+        f"{(54 * 54 * 48 * 48 * 4) / (54 * 54 * 48 * 3 * 49):.3f}", f"params {7 * 7 * 3 * 48 + 48:,}",
+        f"params {2 * 2 * 48 * 48 + 48:,}", "output (48, 54, 54)", "(48, 4, 4) (48, 4, 4) - same values: True",
+        # a 1x1 layer needs n^2 >= 1400 (37^2 = 1369); the 7x7 stride-4 layer 38 outputs per side, 37 * 4 + 7 inputs
+        "1x1 reading 38", f"strided reading {37 * 4 + 7} (38 outputs per side)", "paper's balance gives 37",
+        f"centre tap {3 * 48 / 65536:.5f}", f"restacked tap {48 * 48 / 65536:.5f} (16 x)",
+        f"stacked {4 * 48 * 48 / 65536:.5f} (4 x)", f"49 weight loads x {54 * 54:,} vectors = {49 * 54 * 54:,} vectors",
+        f" 4 weight loads x {54 * 54:,} vectors = {4 * 54 * 54:,} vectors",
+        f"147 x 48 weights, utilisation {147 * 48 / 65536:.5f}"],
+    "09-pooling-and-rnn": [
+        f"{1024 * 512:,} MACs = {2 * 1024 * 512:,} FLOPs", f"directly: {1024 * 511 + 1024:,} operations",
+        f"a dense layer {1024 * 512:,} -> 1,024: {1024 * 16 * 32 * 1024:,} MACs", "equals the mean over positions: True",
+        f"Jacobian: {64 * 64 - 64:,} of {64 * 64:,} entries zero; MACs per step: full G {64 * 64 + 64 * 16:,},"
+        f" diagonal G {64 + 64 * 16:,} (of which H x_t {64 * 16:,})"],
     # single-tower AlexNet: one fp32 bias per output channel of its five convolutions
-    "10-alexnet-inference-cpu": [f"conv biases {4 * (96 + 256 + 384 + 384 + 256)} B",
-                                 f"MACs {half[1] / full[1]:.2f}"],
+    "10-alexnet-inference-cpu": [
+        f"per image: {ALEX_MACS:,} MACs, {ALEX_CONV + ALEX_FC_PARAMS:,} parameters = "
+        f"{4 * (ALEX_CONV + ALEX_FC_PARAMS) / 2**20:.1f} MiB, convolutions {ALEX_CONV_MACS / ALEX_MACS:.3f} of the MACs",
+        f"conv biases {4 * (96 + 256 + 384 + 384 + 256):,} B", f"input tile {(16 + 5 - 1) ** 2}",
+        f"MACs {half[1] / full[1]:.2f}",
+        f"intensity at batch 8 (FLOP/B): convolutions {conv_intensity(227, 55, 3, 96, 11):.0f} to "
+        f"{conv_intensity(27, 27, 96, 256, 5):.0f}, dense layers {dense_intensity(4096, 1000):.2f} to "
+        f"{dense_intensity(9216, 4096):.2f}"],
 }
 
 
@@ -92,8 +119,46 @@ def test_displayed_numbers(notebook):
 
 
 def test_prose_sizes_match_the_engine():
-    """The block sizes notebook 10's text quotes are the engine's."""
-    from helpers.engine import kernels
-    nb = nbformat.read(str(ROOT / "solutions" / "10-alexnet-inference-cpu.ipynb"), 4)
-    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    assert f"into a {kernels.BLOCK_BYTES // 2**20} MiB matrix" in prose
+    """The block sizes notebook 10 prints are the engine's."""
+    from helpers.engine import kernels, winograd
+    text = shown("10-alexnet-inference-cpu")
+    assert (f"engine block for im2col patches: {kernels.BLOCK_BYTES / 2**20:g} MiB per pipeline;"
+            f" Winograd's: {winograd.BLOCK_BYTES / 2**20:g} MiB") in text
+
+
+def written(notebook):
+    """All markdown of a solution notebook: problem text, unlocked explanations, model answers."""
+    nb = nbformat.read(str(ROOT / "solutions" / f"{notebook}.ipynb"), 4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def tex(n):
+    """An integer as the notebooks' LaTeX writes it: 65{,}536."""
+    return f"{n:,}".replace(",", "{,}")
+
+
+WRITTEN = {
+    "08-tpu-utilisation": [
+        f"(3/256)\\cdot(48/256) = {3 * 48}/{tex(65536)} \\approx {3 * 48 / 65536:.4f}",
+        f"leaves {256 - 3} rows empty and the output depth {256 - 48} columns",
+        f"= {65536 * 700e6 / 1e13:.2f} \\times 10^{{13}}$ MACs/s", f"about {65536 * 700e6 / 34e9:,.0f} uses per weight",
+        "$38 \\times 38$ output positions", f"$n = 37 \\cdot 4 + 7 = {37 * 4 + 7}$",
+        f"$54 \\times 54 = {tex(54 * 54)}$", f"about {round(49 / 4)} times fewer vectors",
+        f"about {round(100 * (4 * 48 * 48 / (49 * 3 * 48) - 1))} % more MACs", f"$192 \\times 48$ matrix",
+        f"${7 * 7 * 3} \\times 48$", f"extra {4 * 48 - 7 * 7 * 3} rows hold only the kernel's zero padding"],
+    "09-pooling-and-rnn": [
+        f"$1024 \\cdot 511 + 1024 = {tex(1024 * 511 + 1024)}$",
+        f"does ${tex(1024 * 512)}$ multiplications and ${tex(1024 * 512)}$ additions, ${tex(2 * 1024 * 512)}$ FLOPs",
+        f"({64 * 64:,} to 64 here; the input's {64 * 16:,} MACs stay)"],
+    "10-alexnet-inference-cpu": [
+        f"about {round(100 * ALEX_CONV_MACS / ALEX_MACS)} % of the MACs",
+        f"only about {round(100 * ALEX_CONV / (ALEX_CONV + ALEX_FC_PARAMS))} % of the weights",
+        "$(16 + 5 - 1)^2 = 20 \\times 20$", f"{20 * 20} values loaded once, each reused\nby up to {5 * 5} outputs"],
+}
+
+
+@pytest.mark.parametrize("notebook", sorted(WRITTEN))
+def test_written_numbers(notebook):
+    text = written(notebook)
+    missing = [value for value in WRITTEN[notebook] if value not in text]
+    assert not missing, missing

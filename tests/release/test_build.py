@@ -124,7 +124,10 @@ def test_full_release_in_a_fresh_project(project):
     assert info["manual"] == ["fx.proof"] and info["questions"] == ["fx.depth", "fx.ratio", "fx.side", "fx.word"]
     assert "256 rows" not in json.dumps(key) and set(ratio["unlock"]) == {"text", "keys"}
     solution = read(root / "solutions" / "01-fixture.ipynb")
-    assert [o["text"] for o in solution.cells[3].outputs] == ["✓ fx.ratio: correct.\n"]
+    shown = solution.cells[3].outputs                       # as a correct answer shows it later
+    assert [o["output_type"] for o in shown] == ["stream", "display_data"]
+    assert shown[0]["text"] == "✓ fx.ratio: correct.\n"
+    assert shown[1]["data"]["text/markdown"] == solution.cells[4].source
     assert (root / "notebooks" / "01-fixture.ipynb").read_text() == (DATA / "01-fixture.expected.ipynb").read_text()
     assert check_release(root) == []
     assert release(root, log=lambda *a: None) == []          # nothing changes the second time
@@ -161,6 +164,48 @@ def test_repository_release_is_up_to_date():
     assert result.returncode == 0, result.stderr
 
 
+def test_release_kernels_use_local_sockets_and_print_no_tcp_warning(tmp_path, capfd):
+    from helpers.release.build import execute
+    nb = new_notebook(cells=[new_code_cell("import os; print(os.getcwd())")])
+    nb, records = execute(nb, tmp_path, "tiny.ipynb", timeout=60)
+    assert nb.cells[0].outputs[0]["text"] == f"{tmp_path}\n" and records == []
+    assert "without encryption" not in capfd.readouterr().err
+
+
+def test_release_refuses_a_project_without_solutions(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "00-mine.ipynb").write_text("my answers")
+    result = subprocess.run([sys.executable, "-m", "helpers", "release", "--root", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "no solution notebooks" in result.stderr
+    assert (tmp_path / "notebooks" / "00-mine.ipynb").read_text() == "my answers"
+    assert not (tmp_path / "helpers").exists()
+
+
+def test_release_never_overwrites_a_worked_notebook_nor_deletes_a_stray_one(project):
+    root, _ = project
+    student = root / "notebooks" / "01-fixture.ipynb"
+    generated = student.read_text()
+    worked = read(student)
+    worked.cells[1].execution_count, worked.cells[1].outputs = 1, []
+    student.write_text(render(worked))
+    stray = root / "notebooks" / "02-mine.ipynb"
+    stray.write_text(generated)
+    try:
+        with pytest.raises(ReleaseError, match="01-fixture.ipynb: was run here"):
+            release(root, log=lambda *a: None)
+        assert student.read_text() == render(worked)
+        student.write_text(generated)
+        lines = []
+        release(root, log=lines.append)
+        assert stray.read_text() == generated
+        assert lines == ["notebooks/02-mine.ipynb: has no solution notebook; left in place "
+                         "(delete it if it is stale)"]
+    finally:
+        student.write_text(generated)
+        stray.unlink()
+
+
 def test_unlocked_explanation_opens_only_for_a_correct_answer(project, monkeypatch, capsys):
     from helpers.answers import checking
     root, _ = project
@@ -191,3 +236,19 @@ def test_release_hashes_the_helpers_a_notebook_imports(tmp_path):
     engine = nb_with(new_code_cell("from helpers import check, engine\nfrom helpers.engine import bench"))
     assert "engine/bench.py" in {p.relative_to(pkg).as_posix() for p in imported_modules(engine, pkg)}
     assert code_hash(uses_check, pkg) != code_hash(engine, pkg)
+
+
+def test_release_mode_shows_what_a_correct_answer_later_shows(project, monkeypatch, capsys, tmp_path):
+    from helpers.answers import checking
+    root, _ = project
+    key = json.loads((root / "helpers" / "answers" / "answer_key.json").read_text())["questions"]
+    monkeypatch.setattr(checking, "load_key", lambda: key)
+    checking.check("fx.ratio", 3 / 256)
+    normal = capsys.readouterr().out
+    unlocks = tmp_path / "unlocks.json"
+    unlocks.write_text(json.dumps({"fx.ratio": read(DATA / "01-fixture.ipynb").cells[4].source}))
+    monkeypatch.setenv(checking.RECORD_ENV, str(tmp_path / "record.jsonl"))
+    monkeypatch.setenv(checking.MODE_ENV, "release")
+    monkeypatch.setenv(checking.UNLOCKS_ENV, str(unlocks))
+    checking.check("fx.ratio", 3 / 256)
+    assert capsys.readouterr().out == normal and "256 rows" in normal
