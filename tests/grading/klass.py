@@ -52,6 +52,8 @@ class Release:
             source = _text(nb["cells"][index]["source"]).split("\n")
             first = source.index(stubs[0])
             last = source.index(stubs[-1])
+            while first and lines and source[first - 1].strip() == lines[0].strip():   # a def's kept header
+                first -= 1
             nb["cells"][index]["source"] = "\n".join(source[:first] + lines + source[last + 1:])
         return nb
 
