@@ -107,15 +107,20 @@ def _manual(root, name, raw, questions):
     return found
 
 
+def _new_row(sub, questions, notebooks):
+    """A row with every question at 0 points, before grading."""
+    release = notebooks[sub.notebook]
+    manual = [m["qid"] for m in release["manual"].values()]
+    return {"student": sub.student, "notebook": sub.notebook, "status": "ok",
+            "points": dict.fromkeys(release["questions"], 0), "feedback": {}, "notes": list(sub.notes),
+            "max_score": sum(questions[q]["points"] for q in release["questions"] + manual),
+            "manual": dict.fromkeys(manual), "written": {}, "file_digest": None, "wrong": {}}
+
+
 def grade_one(task, questions, notebooks):
     """Grade one submission; never raises (a failure is the row's status and note)."""
     release = notebooks[task.notebook]
-    qids = release["questions"]
-    manual = {m["qid"]: m for m in release["manual"].values()}
-    row = {"student": task.student, "notebook": task.notebook, "status": "ok",
-           "points": dict.fromkeys(qids, 0), "max_score": sum(questions[q]["points"] for q in qids)
-           + sum(m["points"] for m in manual.values()), "feedback": {}, "notes": list(task.notes),
-           "manual": {q: None for q in manual}, "written": {}, "file_digest": None, "wrong": {}}
+    row = _new_row(task, questions, notebooks)
     try:
         _grade(task, row, questions, notebooks, release)
     except Exception as err:  # noqa: BLE001 - one submission must never stop the class
@@ -271,20 +276,11 @@ def run(paths, out, feedback=None, jobs=1, timeout=300, cell_timeout=60, memory=
         for i, row in enumerate(rows):
             if row is None:
                 rows[i] = grade_one(_Task(submissions[i]), questions, notebooks) if submissions[i].path is None \
-                    else _fail(_empty_row(submissions[i], questions, notebooks), "interrupted",
+                    else _fail(_new_row(submissions[i], questions, notebooks), "interrupted",
                                "grading was interrupted before this submission finished")
         _finish(rows, notebooks, questions, points, out, feedback, canvas_out, review, notices, log)
         shutil.rmtree(public, ignore_errors=True)
     return rows
-
-
-def _empty_row(sub, questions, notebooks):
-    qids = notebooks[sub.notebook]["questions"]
-    manual = notebooks[sub.notebook]["manual"].values()
-    return {"student": sub.student, "notebook": sub.notebook, "status": "interrupted",
-            "points": dict.fromkeys(qids, 0), "feedback": {}, "notes": list(sub.notes),
-            "max_score": sum(questions[q]["points"] for q in qids) + sum(m["points"] for m in manual),
-            "manual": {m["qid"]: None for m in manual}, "written": {}, "file_digest": None, "wrong": {}}
 
 
 def _finish(rows, notebooks, questions, points, out, feedback, canvas_out, review, notices, log):
