@@ -230,8 +230,8 @@ def build(root, folder, key, sentinel):
     add("h_perfect", NB04, w04, "ok", f04)
     add("h_blank", NB08, r08.student, "ok", 0)
     add("h_blank", NB04, r04.student, "ok", 0)
-    add("h_partial", NB08, r08.worked({r08.first: [f"{r08.answers[0][1][0].split('=')[0].strip()} = 0.5"]}),
-        "ok", f08 - first08)
+    checked = r08.answers[0][1][-1].split("=")[0].strip()            # the variable the first check reads
+    add("h_partial", NB08, r08.worked({r08.first: r08.answers[0][2] + [f"{checked} = 0.5"]}), "ok", f08 - first08)
     add("h_noids_note", NB08, _insert(_without_ids(w08), 3, "markdown", "My note: the array is 256 wide."), "ok", f08)
     deleted = _without_ids(w08)
     del deleted["cells"][next(i for i, c in enumerate(deleted["cells"]) if c["cell_type"] == "markdown" and i > 1)]
@@ -240,18 +240,18 @@ def build(root, folder, key, sentinel):
     for n, cell in enumerate(pasted["cells"]):
         cell["id"] = f"fresh{n:03d}"
     add("h_pasted_scratch", NB08, _insert(pasted, 5, "code", "scratch = 256 * 256\nscratch"), "ok", f08)
-    name = r08.answers[0][1][0].split("=")[0].strip()
+    name = r08.answers[0][1][-1].split("=")[0].strip()
     helper = r08.worked({r08.first: r08.answers[0][2] + [f"{name} = same({name})"]})
     define = "def same(x):\n    return (x * 2) / 2"
     add("h_helper_cell", NB08, _insert(helper, r08.first, "code", define), "ok", f08)
     add("h_helper_noids", NB08, _without_ids(_insert(helper, r08.first, "code", define)), "ok", f08)
     swapped = copy.deepcopy(w08)
-    a, b = r08.answers[-1][0], r08.answers[-2][0]
+    a, b = r08.answers[0][0], r08.answers[1][0]                        # two independent answer cells
     swapped["cells"][a], swapped["cells"][b] = swapped["cells"][b], swapped["cells"][a]
     add("h_reordered", NB08, swapped, "ok", f08)
-    add("h_numpy", NB08, r08.worked({i: [f"import numpy as np\n{line}" if n == 0 else line for n, line in enumerate(w)]
-                                     + [f"{s.split('=')[0].strip()} = np.float64({s.split('=')[0].strip()})" for s in stubs]
-                                     for i, stubs, w, _ in r08.answers}), "ok", f08)
+    add("h_numpy", NB08, r08.worked({i: w + ["import numpy as np"] + [f"{v} = np.float64({v})" for v in
+                                                                       (s.split("=")[0].strip() for s in stubs)]
+                                     for i, stubs, w, _ in r08.answers if all("=" in s for s in stubs)}), "ok", f08)
     crlf = copy.deepcopy(w08)
     for cell in crlf["cells"]:
         cell["source"] = [line + "\r\n" for line in _text(cell["source"]).split("\n")]
