@@ -51,7 +51,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # ---- instructor targets: the student hand-out's Makefile is the part above this line ----
-.PHONY: venv release golden html bench-grade clean
+.PHONY: venv release golden html bench-grade test-class sandbox clean
 
 venv: $(STAMP)
 
@@ -65,8 +65,20 @@ html: $(STAMP)
 	$(BIN)/python -m helpers html --out build/html
 
 ## Grading throughput: 50 copies of one worked notebook, two at a time.
-bench-grade: $(STAMP)
+bench-grade: $(STAMP) sandbox
 	$(BIN)/python -m helpers grade --benchmark 50 --jobs 2
+
+## Grade the whole generated class (60 honest and hostile submissions) twice, under bubblewrap (minutes).
+test-class: $(STAMP) sandbox
+	WORKBOOK_CLASS=1 $(BIN)/python -m pytest tests/grading/test_class.py -n0 -p no:randomly
+
+## The grading sandbox: install bubblewrap if it is missing and we can (root with apt-get), else say how.
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -q bubblewrap >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; } \
+	      || echo "could not install bubblewrap: grading will NOT be isolated"; \
+	  else echo "bubblewrap (bwrap) is missing: grading will NOT be isolated; install it (Debian/Ubuntu: sudo apt-get install bubblewrap, Fedora: sudo dnf install bubblewrap)"; fi; }
 
 ## Rewrite tests/golden/ from the current helpers (review the diff!).
 golden: $(STAMP)

@@ -104,7 +104,7 @@ def _cmd_check(args):
     if entry is None:
         verdict.message = unknown_message(args.qid, key)
     print(verdict.line(), file=sys.stderr if entry is None else sys.stdout)
-    return {"correct": 0, "unknown": 2}.get(verdict.status, 1)
+    return {"correct": 0, "recorded": 0, "unknown": 2}.get(verdict.status, 1)
 
 
 def _list_questions(key, notebook):
@@ -128,8 +128,15 @@ def _cmd_release(args):
     if args.out:
         from helpers.release.handout import package
         files = package(args.out, args.root)
+        if args.assessment:
+            from helpers.release.build import write_assessment_key
+            write_assessment_key(args.out, args.root)
+            print("assessment key: check() validates the form of answers only; grade with the full key "
+                  f"in {args.root}")
         print(f"wrote the student hand-out to {args.out}: {len(files)} files, no solutions")
         return 0
+    if args.assessment:
+        raise ValueError("--assessment makes a hand-out: use it with --out DIR")
     from helpers.release.build import main as release_main
     return release_main(args)
 
@@ -210,6 +217,8 @@ def _parser():
     p.add_argument("--out", type=Path, help="instead: write the student hand-out (notebooks, helpers, "
                                             "README, requirements; no solutions) into this new or empty "
                                             "folder (refused otherwise)")
+    p.add_argument("--assessment", action="store_true", help="with --out: a hand-out for graded work, whose "
+                   "key holds no digest of any answer (check() only validates the form)")
     p.add_argument("--root", type=Path, default=ROOT, help="project folder (default: %(default)s)")
     p.set_defaults(run=_cmd_release)
 
@@ -234,13 +243,23 @@ def _parser():
     p.add_argument("--out", help="the CSV of grades to write (required unless --benchmark)")
     p.add_argument("--feedback", help="folder for one Markdown and HTML feedback file per student")
     p.add_argument("--jobs", type=_positive, default=1, help="notebooks graded at once (default 1)")
-    p.add_argument("--timeout", type=_positive_float, default=300, help="seconds per notebook (default 300)")
+    p.add_argument("--timeout", type=_positive_float, default=300,
+                   help="wall-time bound of one notebook, sandbox included, in seconds (default 300)")
     p.add_argument("--cell-timeout", type=_positive_float, default=60, help="seconds per cell (default 60)")
     p.add_argument("--memory", default="2G", help="memory limit per kernel, e.g. 2G (default)")
     p.add_argument("--root", type=Path, default=ROOT, help="project folder with notebooks/ and the key")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--benchmark", type=_positive, metavar="N",
                    help="instead: grade N copies of a worked notebook and report the throughput")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs (--out, --feedback, ...)")
+    p.add_argument("--format", choices=("csv", "canvas"), default="csv",
+                   help="canvas: also write OUT.canvas.csv, a Canvas gradebook import")
+    p.add_argument("--review", metavar="DIR", help="write DIR/review.html and DIR/points.csv for the "
+                   "answers graded by hand")
+    p.add_argument("--merge", metavar="POINTS_CSV", help="fold a filled points sheet into the grades and feedback")
+    p.add_argument("--notebooks", nargs="+", metavar="NAME",
+                   help="the notebooks every student must submit (default: those anyone submitted)")
+    p.add_argument("--key", type=Path, help="the instructor's key (default: the project's full key)")
     p.set_defaults(run=_cmd_grade)
 
     p = sub.add_parser("html", help="render the solutions to self-contained HTML",

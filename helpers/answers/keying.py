@@ -39,7 +39,7 @@ from numbers import Integral, Real
 
 __all__ = ["Evaluated", "ITERATIONS", "DEFAULT_RTOL", "DEFAULT_HINT", "BINS_PER_RTOL", "SLIPS", "digest", "real_form",
            "answer_forms", "symbols_digest", "fixed_points", "evaluate", "evaluate_at_points", "kind_of",
-           "canonical_text", "make_entry", "manual_entry"]
+           "canonical_text", "make_entry", "manual_entry", "assessment_key"]
 
 ITERATIONS = 10_000
 """PBKDF2 rounds: a few milliseconds per digest, so brute-forcing answers is slow."""
@@ -212,3 +212,24 @@ def manual_entry(points):
     if not isinstance(points, int) or isinstance(points, bool) or points < 1:
         raise ValueError(f"points of a manual answer must be a positive integer, got {points!r}")
     return {"kind": "manual", "points": points}
+
+
+_ASSESSMENT_FIELDS = ("kind", "points", "notebook")
+
+
+def assessment_key(key):
+    """The key without any digest, hint or sealed text: what a hand-out for graded work ships.
+
+    ``check`` with such a key validates only the form of an answer and says it is
+    recorded; the grader judges with the instructor's full key.
+
+    Examples
+    --------
+    >>> key = {"format": 2, "questions": {"x.y": make_entry("x.y", 38, hint="h", points=2)}}
+    >>> assessment_key(key)["questions"]
+    {'x.y': {'kind': 'int', 'points': 2}}
+    """
+    questions = {q: {k: v for k, v in e.items() if k in _ASSESSMENT_FIELDS} for q, e in key["questions"].items()}
+    return {**{k: v for k, v in key.items() if k in ("format", "notebooks")}, "assessment": True,
+            "questions": questions}
+

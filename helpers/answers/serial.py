@@ -46,6 +46,10 @@ def encode(value, qid=""):
         return {"expr": {"symbols": names, "values": evaluate_at_points(qid, value, names)}}
     if isinstance(value, (tuple, list)) and len(value) <= _MAX_ITEMS:
         return {"seq": [encode(v, qid) for v in value]}
+    if hasattr(value, "tolist") and getattr(value, "ndim", 0) >= 1 and len(value) <= _MAX_ITEMS:
+        return encode(value.tolist(), qid)          # a numpy array: check judges it as a sequence too
+    if isinstance(value, (range, dict, set, frozenset)) and len(value) <= _MAX_ITEMS:
+        return {"seq": [encode(v, qid) for v in value]}   # iterated as check iterates them
     raise TypeError(f"cannot record a value of type {type(value).__name__}")
 
 

@@ -1,7 +1,11 @@
 """Grading a class: ``python -m helpers grade``.
 
-- :mod:`~helpers.grading.grade`: finding submissions, running them, the CSV.
-- :mod:`~helpers.grading.restore`: putting the released (locked) cells back.
-- :mod:`~helpers.grading.sandbox`: running one notebook in a guarded kernel.
-- :mod:`~helpers.grading.reports`: CSV, feedback pages, summary and progress.
+- :mod:`~helpers.grading.grade`: the run: release info, each submission to a row, outputs.
+- :mod:`~helpers.grading.collect`: finding submissions (renamed copies, resubmissions, missing).
+- :mod:`~helpers.grading.restore`: the release's locked cells back, the student's answers and cells kept.
+- :mod:`~helpers.grading.jail`: the bubblewrap sandbox (or the loud in-process fallback).
+- :mod:`~helpers.grading.sandbox`: running one notebook there, with limits; reading its reports.
+- :mod:`~helpers.grading.runner`: what runs inside the sandbox.
+- :mod:`~helpers.grading.reports`: CSV, Canvas CSV, feedback pages, summary and progress.
+- :mod:`~helpers.grading.manual`: written answers graded by hand: review page, points sheet, merge.
 """

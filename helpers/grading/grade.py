@@ -1,20 +1,17 @@
-"""``python -m helpers grade``: grade a class's notebooks against the answer key.
+"""``python -m helpers grade``: grade a class's notebooks against the instructor's key.
 
-Layout: one folder per student holding that student's notebooks under their
-release names (``class/alice/08-tpu-utilisation.ipynb``). Each PATH is a class
-folder (its sub-folders are students) or a student folder (it holds
-notebooks). Stray files and unknown notebook names are reported, not graded.
+Each submission (found by :mod:`~helpers.grading.collect`) is read, never modified;
+restored onto the release (:mod:`~helpers.grading.restore`); run alone in a fresh
+sandbox (:mod:`~helpers.grading.sandbox`); and its recorded answers are judged
+here, outside, against the instructor's key (the project's key, which holds every
+digest; a handout made with ``release --assessment`` holds none). A question
+scores its points when correct and 0 otherwise, with a reason.
 
-Each submission is read (never modified: it is parsed from its bytes),
-restored onto the release (:mod:`helpers.restore`), run in a fresh sandboxed
-kernel (:mod:`helpers.sandbox`), and its recorded answers are judged against
-the key here, in the grader. A question scores its points when correct and 0
-otherwise, with a reason (wrong, blank, its cell raised, never reached).
-
-Outputs: ``grades.csv`` (``student,notebook,status,score,max_score``, one
-column per question id, ``notes``), written atomically and identical on
-re-runs; with ``--feedback DIR`` a Markdown and an HTML file per student
-(verdicts and hints, never answers); a summary on stdout.
+Whatever one submission does, it becomes that submission's row: a notebook that
+is not JSON, a sandbox that fails to start (retried), a kernel that dies, a
+grader error. The run always ends with a CSV, also when interrupted, and leaves
+no process or temporary folder behind. Existing outputs are never overwritten
+without ``--force``.
 """
 
 from __future__ import annotations
@@ -23,14 +20,22 @@ import hashlib
 import json
 import shutil
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from helpers.answers.checking import judge
-from helpers.release.build import KEY_REL, ROOT, question_cells, question_ids
-from helpers.grading import reports
+from helpers.grading import collect, reports, sandbox
+from helpers.grading.restore import CHECK_ALIAS, cells_of, checked_ids, match_score, restore
 
-__all__ = ["find_submissions", "grade_one", "run", "parse_size"]
+__all__ = ["run", "grade_one", "verdict", "release_info", "parse_size", "OutputExists", "benchmark", "main"]
+
+ROOT = Path(__file__).resolve().parents[2]
+START_ATTEMPTS = 3
+"""Tries to start a sandbox that failed before running any cell (e.g. a busy machine)."""
+
+
+class OutputExists(ValueError):
+    """An output file or folder exists and ``--force`` was not given."""
 
 
 def parse_size(text):
@@ -53,181 +58,247 @@ def parse_size(text):
     return int(value)
 
 
-def _release(root):
-    import nbformat
-    key = json.loads((Path(root) / KEY_REL).read_text())
+def key_path(root):
+    """The instructor's key of the project at ``root``."""
+    from helpers.answers import KEY_PATH
+    return Path(root) / KEY_PATH.resolve().relative_to(ROOT)
+
+
+def release_info(root, key=None):
+    """``(questions, notebooks)``: the key's entries, and per released notebook its cells,
+    automatically judged question ids (in notebook order) and written answers graded by hand."""
+    key = json.loads(Path(key or key_path(root)).read_text())
     notebooks = {}
     for name, info in sorted(key["notebooks"].items()):
-        path = Path(root) / "notebooks" / f"{name}.ipynb"
-        nb = nbformat.read(str(path), as_version=4)
-        order = question_ids(nb)                      # columns follow the notebook, not the key
-        notebooks[f"{name}.ipynb"] = {"nb": nb, "questions": order + sorted(set(info["questions"]) - set(order))}
+        data = (Path(root) / "notebooks" / f"{name}.ipynb").read_bytes()
+        raw = json.loads(data)
+        cells, _ = cells_of(raw)
+        owner = {}
+        for index, cell in enumerate(cells):
+            if cell[0] == "code":
+                for qid in checked_ids(cell[1]):
+                    owner.setdefault(qid, index)
+        auto = [q for q in info["questions"] if key["questions"][q]["kind"] != "manual"]
+        order = [q for q in owner if q in auto] + sorted(set(auto) - set(owner))
+        notebooks[f"{name}.ipynb"] = {"cells": cells, "owner": owner, "questions": order,
+                                      "digest": hashlib.sha256(data).hexdigest(),
+                                      "manual": _manual(root, name, raw, key["questions"])}
     return key["questions"], notebooks
 
 
-def find_submissions(paths, release_names):
-    """``(submissions, notices)``: submissions are ``(student, notebook, path)``; notices
-    name what was found but not graded."""
-    found, notices, seen = [], [], {}
-    for base in map(Path, paths):
-        if not base.is_dir():
-            notices.append(f"{base}: not a folder, skipped")
-            continue
-        students = [base] if any(p.suffix == ".ipynb" for p in base.iterdir() if p.is_file()) \
-            else sorted(p for p in base.iterdir() if p.is_dir())
-        if students != [base]:
-            notices += [f"{p}: stray file in the class folder, not graded"
-                        for p in sorted(base.iterdir()) if p.is_file()]
-        for folder in students:
-            for path in sorted(folder.iterdir()):
-                real = path.resolve()
-                if real in seen:
-                    continue
-                seen[real] = True
-                if path.is_dir():
-                    notices.append(f"{path}: unexpected folder, not graded")
-                elif path.name not in release_names:
-                    notices.append(f"{path}: unknown notebook name, not graded")
-                else:
-                    found.append((folder.name, path.name, str(path)))
-    return found, notices
+def _manual(root, name, raw, questions):
+    """``{released cell index: {"qid", "points", "model"}}`` of written answers graded by hand.
+
+    The cell is the released one whose metadata names the question (``workbook.manual``);
+    the model answer is the solution's cell with the same id (if ``solutions/`` is there).
+    """
+    solution = Path(root) / "solutions" / f"{name}.ipynb"
+    models = {}
+    if solution.exists():
+        for cell in json.loads(solution.read_text()).get("cells", []):
+            source = cell.get("source", "")
+            models[cell.get("id")] = "".join(source) if isinstance(source, list) else source
+    found = {}
+    for index, cell in enumerate(raw.get("cells", [])):
+        qid = (cell.get("metadata", {}).get("workbook") or {}).get("manual")
+        if isinstance(qid, str) and qid in questions:
+            found[index] = {"qid": qid, "points": questions[qid]["points"],
+                            "model": models.get(cell.get("id"), "(the model answer is in solutions/)")}
+    return found
 
 
-def grade_one(task):
-    """Grade one submission; ``task`` is a dict (picklable, for worker processes)."""
-    import nbformat
+def _new_row(sub, questions, notebooks):
+    """A row with every question at 0 points, before grading."""
+    release = notebooks[sub.notebook]
+    manual = [m["qid"] for m in release["manual"].values()]
+    return {"student": sub.student, "notebook": sub.notebook, "status": "ok",
+            "points": dict.fromkeys(release["questions"], 0), "feedback": {}, "notes": list(sub.notes),
+            "max_score": sum(questions[q]["points"] for q in release["questions"] + manual),
+            "manual": dict.fromkeys(manual), "written": {}, "file_digest": None, "wrong": {}}
 
-    from helpers.grading.restore import match_score, restore
-    from helpers.grading.sandbox import run_notebook
-    from helpers.answers.serial import decode
-    questions, notebooks = _release(task["root"])
-    release = notebooks[task["notebook"]]
-    qids = release["questions"]
-    row = {"student": task["student"], "notebook": task["notebook"], "status": "ok",
-           "points": dict.fromkeys(qids, 0), "max_score": sum(questions[q]["points"] for q in qids),
-           "feedback": {}, "notes": []}
 
-    def fail(status, note):
-        row["status"] = status
-        row["notes"].append(note)
-        for q in qids:
-            row["feedback"][q] = f"not graded: {note}"
-        return row
-
-    data = Path(task["path"]).read_bytes()
+def grade_one(task, questions, notebooks):
+    """Grade one submission; never raises (a failure is the row's status and note)."""
+    release = notebooks[task.notebook]
+    row = _new_row(task, questions, notebooks)
     try:
-        submitted = nbformat.reads(data.decode("utf-8"), as_version=4)
-    except Exception as err:  # noqa: BLE001 - anything unreadable is "invalid"
-        return fail("invalid", f"not a readable notebook ({type(err).__name__})")
-    if not submitted.cells:
-        return fail("empty", "the notebook has no cells")
-    score = match_score(release["nb"], submitted)
-    if score < 0.5:
-        best = max(notebooks, key=lambda n: match_score(notebooks[n]["nb"], submitted))
-        if best != task["notebook"] and match_score(notebooks[best]["nb"], submitted) >= 0.5:
-            return fail("wrong-notebook", f"this is {best}, not {task['notebook']}")
-        row["notes"].append(f"only {score:.0%} of the released cells were found")
-    restored = restore(release["nb"], submitted)
-    if restored.restored:
-        row["notes"].append("restored cells " + ", ".join(map(str, restored.restored)))
-    row["notes"] += restored.notes
-    cell_of = question_cells(release["nb"])          # restoring keeps the release's cell indices
-    outcome = run_notebook(restored.nb, task["deny"], task["memory"], task["cell_timeout"], task["timeout"])
-    row["status"] = outcome.status
-    row["notes"] += outcome.notes
-    for index, message in sorted(outcome.errors.items()):
-        row["notes"].append(f"cell {index} raised {message}")
-    for q in qids:
-        index = cell_of.get(q)
-        record = outcome.records.get(q)
-        if record is not None and record[0] == index:
-            try:
-                verdict = judge(q, decode(record[1]), questions[q])
-                message = verdict.message
-            except (ValueError, KeyError, TypeError):
-                verdict, message = None, "not correct: the value could not be recorded."
-            if verdict is not None and verdict.status == "correct":
-                row["points"][q] = questions[q]["points"]
-            row["feedback"][q] = message
-        elif index in outcome.errors:
-            row["feedback"][q] = f"0 points: its cell raised {outcome.errors[index].split(':')[0]}"
-        elif index not in outcome.reached:
-            row["feedback"][q] = "0 points: never reached (an earlier problem stopped the notebook)"
-        else:
-            row["feedback"][q] = "0 points: its check did not run"
-    row["answers_digest"] = _answers_digest(restored.nb)
+        _grade(task, row, questions, notebooks, release)
+    except Exception as err:  # noqa: BLE001 - one submission must never stop the class
+        row["status"] = "grader-error"
+        row["notes"].append(f"the grader failed on this submission ({type(err).__name__}: {str(err)[:200]}); "
+                            "please report it")
     return row
 
 
-def _answers_digest(nb):
-    return hashlib.sha256("\n".join(c.source for c in nb.cells if c.cell_type == "code").encode()).hexdigest()
+def _fail(row, status, note):
+    row["status"] = status
+    row["notes"].append(note)
+    for q in row["points"]:
+        row["feedback"][q] = f"not graded: {note}"
+    return row
 
 
-def run(paths, out, feedback=None, jobs=1, timeout=300, cell_timeout=60, memory=2 * 2**30,
-        root=ROOT, log=print, progress=True):
+def _grade(task, row, questions, notebooks, release):
+    if task.path is None:
+        return _fail(row, "missing", "no submission")
+    data = Path(task.path).read_bytes()
+    row["file_digest"] = hashlib.sha256(data).hexdigest()
+    try:
+        submitted, problems = cells_of(json.loads(data.decode("utf-8-sig")))
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        return _fail(row, "invalid", f"not a readable notebook ({str(err)[:80] or type(err).__name__})")
+    row["notes"] += problems
+    if not submitted:
+        return _fail(row, "empty", "the notebook has no cells")
+    score = match_score(release["cells"], submitted)
+    if score < 0.5:
+        best = max(notebooks, key=lambda n: match_score(notebooks[n]["cells"], submitted))
+        if best != task.notebook and match_score(notebooks[best]["cells"], submitted) >= 0.5:
+            return _fail(row, "wrong-notebook", f"this is {best}, not {task.notebook}")
+        row["notes"].append(f"only {score:.0%} of the released cells were found")
+    restored = restore(release["cells"], submitted)
+    row["notes"] += restored.notes
+    for index, info in release["manual"].items():
+        row["written"][info["qid"]] = restored.written.get(index, "")
+    outcome = None
+    for attempt in range(START_ATTEMPTS):
+        outcome = sandbox.run(restored.cells, prelude=f"from helpers import check as {CHECK_ALIAS}",
+                              memory=task.memory, cell_timeout=task.cell_timeout, timeout=task.timeout,
+                              runtime=task.runtime, slot=task.slot, deny=task.deny)
+        if outcome.reached or outcome.ended or outcome.status == "timeout":
+            break
+        if attempt + 1 < START_ATTEMPTS:
+            outcome.notes.append("retrying: the sandbox did not start")
+    row["status"] = outcome.status
+    row["cpu"] = outcome.cpu
+    row["notes"] += outcome.notes
+    for cell, message in outcome.errors.items():            # in the order the cells ran
+        row["notes"].append(f"cell {cell} raised {message}")
+    _judge(row, questions, release, outcome)
+    return row
+
+
+def verdict(qid, payload, entry):
+    """The grader's verdict on a recorded (encoded) value: the student's ``check`` verdict on it."""
+    from helpers.answers import Verdict, judge
+    from helpers.answers.serial import decode
+    try:
+        value = decode(payload)
+    except (ValueError, KeyError, TypeError, OverflowError, AttributeError):
+        return Verdict(qid, "wrong", "not correct: the value could not be recorded.")
+    return judge(qid, value, entry)
+
+
+def _judge(row, questions, release, outcome):
+    for q in release["questions"]:
+        cell = release["owner"].get(q)
+        points = questions[q]["points"]
+        if (q, cell) in outcome.records:
+            result = verdict(q, outcome.records[q, cell], questions[q])
+            if result.status == "correct":
+                row["points"][q] = points
+            elif result.status == "wrong":
+                row["wrong"][q] = json.dumps(outcome.records[q, cell], sort_keys=True)
+            row["feedback"][q] = result.message
+        elif cell in outcome.errors:
+            row["feedback"][q] = f"0 points: its cell raised {outcome.errors[cell].split(':')[0]} before the check"
+        elif cell not in outcome.reached:
+            row["feedback"][q] = "0 points: its cell never ran (the notebook stopped before it)"
+        elif cell not in outcome.finished:
+            row["feedback"][q] = "0 points: its cell did not finish (time limit, or the process died in it)"
+        else:
+            row["feedback"][q] = "0 points: its cell ran to the end but its check recorded nothing"
+    for info in release["manual"].values():
+        row["feedback"][info["qid"]] = "graded by hand" + ("" if row["written"].get(info["qid"])
+                                                          else " (no written answer was found)")
+
+
+class _Task:
+    def __init__(self, submission, **limits):
+        self.student, self.notebook, self.path = submission.student, submission.notebook, submission.path
+        self.notes = submission.notes
+        self.__dict__.update(limits)
+
+
+def _check_outputs(paths, force):
+    for path in paths:
+        if path is not None and Path(path).exists() and not force:
+            kind = "folder" if Path(path).is_dir() else "file"
+            raise OutputExists(f"{path}: the {kind} exists; refusing to overwrite it "
+                               "(pass --force, or choose another name)")
+
+
+def run(paths, out, feedback=None, jobs=1, timeout=300, cell_timeout=60, memory=2 * 2**30, root=ROOT,
+        log=print, progress=True, force=False, canvas=False, review=None, merge=None, only=None, key=None):
     """Grade everything under ``paths``; returns the rows (also written to ``out``)."""
-    questions, notebooks = _release(root)
-    submissions, notices = find_submissions(paths, set(notebooks))
-    from helpers.answers.checking import KEY_PATH
-    deny = [str(Path(root) / "solutions"), str(Path(root) / KEY_REL),
-            str(KEY_PATH), str(ROOT / "solutions"), *[str(Path(p).resolve()) for p in paths]]
-    _warm_matplotlib()
-    tasks, rows, first = [], [], {}
-    for student, notebook, path in submissions:
-        if (student, notebook) in first:
-            rows.append({"student": student, "notebook": notebook, "status": "duplicate", "points": {},
-                         "max_score": sum(questions[q]["points"] for q in notebooks[notebook]["questions"]),
-                         "feedback": {}, "notes": [f"also submitted as {first[student, notebook]}; "
-                                                   "the first copy is graded"]})
-            continue
-        first[student, notebook] = path
-        tasks.append({"student": student, "notebook": notebook, "path": path, "root": str(root),
-                      "deny": deny, "memory": memory, "cell_timeout": cell_timeout, "timeout": timeout})
-    if jobs > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(grade_one, t) for t in tasks]
-            for done, future in enumerate(futures, 1):
-                rows.append(future.result())
-                if progress:
-                    reports.progress(done, len(tasks))
-    else:
-        for done, task in enumerate(tasks, 1):
-            rows.append(grade_one(task))
-            if progress:
-                reports.progress(done, len(tasks))
-    _flag_identical(rows)
-    rows.sort(key=lambda r: (r["student"], r["notebook"], r["status"] == "duplicate"))
-    qids = [q for name in notebooks for q in notebooks[name]["questions"]
-            if any(r["notebook"] == name for r in rows)]
-    reports.write_csv(rows, qids, out)
-    if feedback:
-        reports.write_feedback(rows, feedback)
-    for notice in notices:
-        log(notice)
-    reports.summary(rows, qids, log)
+    from helpers.grading import manual
+    canvas_out = reports.canvas_path(out) if canvas else None
+    _check_outputs([out, feedback, canvas_out, review], force)
+    questions, notebooks = release_info(root, key)
+    submissions, notices = collect.collect(paths, set(notebooks), only)
+    points = manual.read_points(merge, log) if merge else {}
+    log(sandbox.isolation())
+    deny = [str(Path(root).resolve() / "solutions"), str(key_path(root).resolve()), str(Path(root).resolve() / "tests"),
+            *[str(Path(p).resolve()) for p in paths]]
+    rows = [None] * len(submissions)
+    public = tempfile.mkdtemp(prefix="workbook-runtime-")
+    slots, lock, stop = list(range(max(1, jobs))), threading.Lock(), threading.Event()
+
+    def work(index):
+        with lock:
+            slot = slots.pop()
+        try:
+            task = _Task(submissions[index], memory=memory, cell_timeout=cell_timeout, timeout=timeout,
+                         runtime=runtime, slot=slot, deny=deny)
+            row = grade_one(task, questions, notebooks) if not stop.is_set() else None
+            rows[index] = row if not stop.is_set() else None      # a sandbox killed by the interrupt
+        finally:
+            with lock:
+                slots.append(slot)
+        return index
+
+    try:
+        runtime = sandbox.prepare(public, key_path(ROOT))
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [pool.submit(work, i) for i in range(len(submissions))]
+            try:
+                for done, future in enumerate(futures, 1):
+                    future.result()
+                    if progress:
+                        reports.progress(done, len(futures))
+            except BaseException:
+                stop.set()
+                for f in futures:
+                    f.cancel()
+                sandbox.kill_all()
+                raise
+    finally:
+        for i, row in enumerate(rows):
+            if row is None:
+                rows[i] = grade_one(_Task(submissions[i]), questions, notebooks) if submissions[i].path is None \
+                    else _fail(_new_row(submissions[i], questions, notebooks), "interrupted",
+                               "grading was interrupted before this submission finished")
+        _finish(rows, notebooks, questions, points, out, feedback, canvas_out, review, notices, log)
+        shutil.rmtree(public, ignore_errors=True)
     return rows
 
 
-def _flag_identical(rows):
-    by_digest = {}
-    for r in rows:
-        if r.get("answers_digest"):
-            by_digest.setdefault((r["notebook"], r["answers_digest"]), []).append(r)
-    for group in by_digest.values():
-        if len(group) > 1 and any(sum(r["points"].values()) for r in group):
-            for r in group:
-                others = sorted(o["student"] for o in group if o is not r)
-                r["notes"].append("identical answers to " + ", ".join(others))
-    for r in rows:
-        r.pop("answers_digest", None)
-
-
-def _warm_matplotlib():
-    """Build matplotlib's font cache here, so that sandboxed kernels never need to write it."""
-    try:
-        import matplotlib.font_manager  # noqa: F401
-    except ImportError:  # pragma: no cover
-        pass
+def _finish(rows, notebooks, questions, points, out, feedback, canvas_out, review, notices, log):
+    from helpers.grading import manual
+    reports.flag_coincidences(rows, notebooks)
+    manual.merge(rows, points, log)
+    qids = [q for name in notebooks if any(r["notebook"] == name for r in rows)
+            for q in notebooks[name]["questions"] + [m["qid"] for m in notebooks[name]["manual"].values()]]
+    reports.write_csv(rows, qids, out)
+    if canvas_out:
+        reports.write_canvas(rows, canvas_out)
+    if feedback:
+        reports.write_feedback(rows, questions, notebooks, feedback)
+    if review:
+        manual.write_review(rows, notebooks, review)
+    for notice in notices:
+        log(notice)
+    reports.summary(rows, notebooks, questions, log, review)
 
 
 def benchmark(copies, jobs, notebook="08-tpu-utilisation.ipynb", root=ROOT, log=print):
@@ -240,22 +311,38 @@ def benchmark(copies, jobs, notebook="08-tpu-utilisation.ipynb", root=ROOT, log=
             folder.mkdir(parents=True)
             shutil.copy(source, folder / notebook)
         start = time.perf_counter()
-        rows = run([Path(tmp) / "class"], Path(tmp) / "grades.csv", jobs=jobs, root=root, log=lambda *a: None)
+        rows = run([Path(tmp) / "class"], Path(tmp) / "grades.csv", jobs=jobs, root=root, log=lambda *a: None,
+                   progress=False)
         seconds = time.perf_counter() - start
-    full = sum(1 for r in rows if sum(r["points"].values()) == r["max_score"])
+    full = sum(1 for r in rows if r["status"] == "ok" and all(r["points"].values()))   # every checked answer right
     rate = 60 * copies / seconds
+    cpu = [r["cpu"] for r in rows if r.get("cpu")]
+    mean = sum(cpu) / max(1, len(cpu))
     log(f"graded {copies} copies of {notebook} with --jobs {jobs} in {seconds:.1f} s: "
-        f"{rate:.1f} notebooks/min, {seconds / copies:.2f} s each; {full}/{copies} full marks")
+        f"{rate:.1f} notebooks/min, {seconds / copies:.2f} s each; {full}/{copies} with every checked answer right; "
+        f"{mean:.2f} CPU s per notebook inside the sandbox; {sandbox.isolation()}")
     return rate
 
 
 def main(args):
-    """Entry point for the CLI subcommand."""
+    """Entry point for the CLI subcommand; a user mistake is one line and a non-zero exit."""
     if args.benchmark:
         benchmark(args.benchmark, args.jobs, root=args.root)
         return 0
     if not args.paths or not args.out:
         raise ValueError("grade needs PATH... and --out (or --benchmark N)")
-    run(args.paths, args.out, args.feedback, args.jobs, args.timeout, args.cell_timeout,
-        parse_size(args.memory), args.root, progress=not args.quiet)
+    import signal
+    signal.signal(signal.SIGTERM, signal.default_int_handler)     # a terminated run also ends with a CSV
+    try:
+        run(args.paths, args.out, args.feedback, args.jobs, args.timeout, args.cell_timeout,
+            parse_size(args.memory), args.root, progress=not args.quiet, force=args.force,
+            canvas=args.format == "canvas", review=args.review, merge=args.merge,
+            only=[n if n.endswith(".ipynb") else f"{n}.ipynb" for n in args.notebooks] if args.notebooks else None,
+            key=args.key)
+    except KeyboardInterrupt:
+        print(f"interrupted: the rows graded so far are in {args.out}", file=__import__("sys").stderr)
+        return 130
+    except (collect.ClassError, OutputExists, FileNotFoundError) as err:
+        print(f"python -m helpers grade: error: {err}", file=__import__("sys").stderr)
+        return 2
     return 0

@@ -1,16 +1,26 @@
 """Rebuild a student's submission on top of the released notebook, for grading.
 
-Every cell that is not an answer comes from the release, so an edited or
-deleted ``check`` line, a deleted cell or a redefined helper cannot change a
-grade. What the student wrote survives only where it is an answer:
+What the release locks comes back from the release; what the student wrote stays:
 
-- the lines that replace a released ``name = ...  # your answer`` region
-  (everything between the region's unchanged prefix and suffix lines);
-- a whole cell the release marks ``solution`` ("Your answer here.").
+- **locked** cells (imports, the ``given`` values, discussion code) run as released,
+  so an edited given or a deleted cell cannot change a grade;
+- in an **answer** cell (one with ``name = ...  # your answer`` stubs) the student's
+  lines replace the stubs, and the cell's other lines, its ``check`` calls above all,
+  come from the release (a ``check`` line the student edited or deleted is restored);
+- a **written** answer (a cell tagged ``solution``: "*Your answer here.*") is the
+  student's, as it is (graded by hand when it is tagged ``manual``);
+- a code cell the student **added** (a helper function, an intermediate value) is
+  kept where the student put it.
 
-Student cells are matched to released cells by cell id, or else by
-position. Restored ``check(...)`` calls are rewritten to call an alias that the
-grader binds before any student code runs.
+Student cells are matched to released cells by cell id, else by content: a
+locked or markdown cell by its text, an answer cell by the question ids of its
+``check`` calls, a written answer by where it sits between matched cells. So a
+notebook saved without ids, pasted into a new notebook, with a cell added, deleted
+or moved, still lines up; no cell is matched by its index alone. The cells run in
+the student's order, each locked cell the student deleted restored after the
+released cell before it.
+
+Restored ``check(...)`` calls call an alias the grader binds before any student code.
 
 Examples
 --------
@@ -22,28 +32,88 @@ Examples
 
 from __future__ import annotations
 
-import copy
+import difflib
 from dataclasses import dataclass, field
 
 from helpers.release.notebooks import ANSWER_CODE, ANSWER_MD, check_calls, is_stub
 
-__all__ = ["CHECK_ALIAS", "Restored", "answer_lines", "restore", "match_score"]
+__all__ = ["CHECK_ALIAS", "Restored", "answer_lines", "restore", "match_score", "cells_of", "kind_of_cell",
+           "checked_ids"]
 
 CHECK_ALIAS = "__workbook_check__"
 
 
+def checked_ids(source):
+    """Question ids of the ``check("topic.part", ...)`` calls in a cell's source, in order."""
+    return [call.qid for call in check_calls(source)]
+
+
 @dataclass
 class Restored:
-    """A notebook ready to grade, and what restoring it changed."""
+    """A notebook ready to run, and what restoring it changed."""
 
-    nb: object
+    cells: list
+    """``[{"id": label, "source": code}]`` in run order; a label is the released cell's index,
+    or ``"added N"`` for the student's own cell N."""
     restored: list = field(default_factory=list)
-    """Indices (in the release) of cells whose student version was replaced."""
+    """Released indices of locked cells or check lines put back (edited or missing)."""
+    added: list = field(default_factory=list)
+    """Indices (in the submission) of code cells the student added, kept."""
+    written: dict = field(default_factory=dict)
+    """Released index of a written answer -> the student's text ('' if none was found)."""
     notes: list = field(default_factory=list)
 
 
-def _lines(cell):
-    return cell.source.split("\n") if cell is not None else []
+def cells_of(data):
+    """``[(cell_type, source, id, tags)]`` of a notebook's JSON, leniently.
+
+    Raises ``ValueError`` (with a reason) for what is not a notebook at all.
+    A cell with a missing or unknown type, or a source that is not text, is skipped,
+    and said so in the second element of the returned pair.
+
+    Examples
+    --------
+    >>> cells_of({"cells": [{"cell_type": "code", "source": ["a = 1\\r\\n", "b = 2"]}, {"source": 3}]})
+    ([('code', 'a = 1\\nb = 2', None, [])], ['cell 1 has no valid cell type: skipped'])
+    """
+    if not isinstance(data, dict):
+        raise ValueError("not a notebook (the file is JSON but not an object)")
+    raw = data.get("cells")
+    if raw is None and isinstance(data.get("worksheets"), list):
+        raise ValueError("an old (nbformat 3) notebook: open and save it in Jupyter first")
+    if not isinstance(raw, list):
+        raise ValueError("not a notebook (it has no list of cells)")
+    cells, problems = [], []
+    for number, cell in enumerate(raw):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            problems.append(f"cell {number} has no valid cell type: skipped")
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list) and all(isinstance(s, str) for s in source):
+            source = "".join(source)
+        if not isinstance(source, str):
+            problems.append(f"cell {number}'s source is not text: read as empty")
+            source = ""
+        meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+        tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
+        ident = cell.get("id") if isinstance(cell.get("id"), str) else None
+        cells.append((cell["cell_type"], source.replace("\r\n", "\n").replace("\r", "\n"), ident,
+                      [t for t in tags if isinstance(t, str)]))
+    return cells, problems
+
+
+def kind_of_cell(cell):
+    """``answer``, ``written``, ``locked`` (code) or ``text`` (markdown) for a released cell."""
+    kind, source, _, tags = cell
+    if "solution" in tags or source in (ANSWER_MD, ANSWER_CODE):
+        return "written"
+    if kind == "code" and any(is_stub(line) for line in source.split("\n")):
+        return "answer"
+    return "locked" if kind == "code" else "text"
+
+
+def _norm(source):
+    return "\n".join(line.rstrip() for line in source.strip().split("\n"))
 
 
 def answer_lines(released, student):
@@ -54,8 +124,9 @@ def answer_lines(released, student):
     """
     stubs = [i for i, line in enumerate(released) if is_stub(line)]
     prefix, suffix = released[: stubs[0]], released[stubs[-1] + 1:]
-    if (student[: len(prefix)] == prefix and len(student) >= len(prefix) + len(suffix)
-            and (not suffix or student[-len(suffix):] == suffix)):
+    strip = [line.rstrip() for line in student]
+    if (strip[: len(prefix)] == [p.rstrip() for p in prefix] and len(student) >= len(prefix) + len(suffix)
+            and (not suffix or strip[len(strip) - len(suffix):] == [s.rstrip() for s in suffix])):
         return student[len(prefix): len(student) - len(suffix)], False
     kept = {line.strip() for line in prefix + suffix}
     drop = _check_statement_lines(student)
@@ -83,53 +154,142 @@ def _alias_checks(lines):
     return lines
 
 
-def match_score(released_nb, submitted_nb):
-    """Fraction of the release's cells the submission has (by id, else by markdown text)."""
-    ids = {c.get("id") for c in submitted_nb.cells if c.get("id")}
-    by_id = sum(1 for c in released_nb.cells if c.get("id") in ids) / max(1, len(released_nb.cells))
-    texts = {c.source.strip() for c in submitted_nb.cells if c.cell_type == "markdown"}
-    markdown = [c for c in released_nb.cells if c.cell_type == "markdown" and c.source.strip() not in
-                (ANSWER_MD,)]
-    by_text = sum(1 for c in markdown if c.source.strip() in texts) / max(1, len(markdown))
-    return max(by_id, by_text)
-
-
-def restore(released_nb, submitted_nb):
-    """The notebook to execute: the release, with the student's answers put back."""
-    nb = copy.deepcopy(released_nb)
-    by_id = {c.get("id"): c for c in submitted_nb.cells if c.get("id")}
-    result = Restored(nb)
-    positional = 0
-    for index, cell in enumerate(nb.cells):
-        theirs = by_id.get(cell.get("id"))
-        if theirs is None and index < len(submitted_nb.cells) \
-                and submitted_nb.cells[index].cell_type == cell.cell_type:
-            theirs = submitted_nb.cells[index]
-            positional += 1
-        mine = _lines(cell)
-        if "solution" in cell.metadata.get("tags", []) or cell.source in (ANSWER_MD, ANSWER_CODE):
-            if theirs is not None:
-                cell.source = theirs.source
+def _match(released, submitted):
+    """``{submitted index: released index}``: by id, then by content, then written answers by place."""
+    kinds = [kind_of_cell(c) for c in released]
+    match, taken = {}, set()
+    by_id = {}
+    for s, cell in enumerate(submitted):
+        if cell[2] is not None:
+            by_id.setdefault(cell[2], s)
+    for r, cell in enumerate(released):
+        s = by_id.get(cell[2])
+        if s is not None and submitted[s][0] == cell[0] and s not in match:
+            match[s] = r
+            taken.add(r)
+    free = [s for s in range(len(submitted)) if s not in match]
+    texts = {}
+    for s in free:
+        texts.setdefault((submitted[s][0], _norm(submitted[s][1])), []).append(s)
+    for r, cell in enumerate(released):             # locked and markdown cells by their text
+        if r in taken or kinds[r] not in ("locked", "text"):
             continue
-        if cell.cell_type == "code" and any(is_stub(line) for line in mine):
-            if theirs is None:
-                result.restored.append(index)
-                result.notes.append(f"cell {index} missing: graded as unanswered")
-                answer, edited = [line for line in mine if is_stub(line)], False
-            else:
-                answer, edited = answer_lines(mine, _lines(theirs))
+        candidates = [s for s in texts.get((cell[0], _norm(cell[1])), []) if s not in match]
+        if candidates:
+            match[candidates[0]] = r
+            taken.add(r)
+    for r, cell in enumerate(released):             # answer cells by the questions they check
+        if r in taken or kinds[r] != "answer":
+            continue
+        qids = set(checked_ids(cell[1]))
+        best = max((s for s in range(len(submitted)) if s not in match and submitted[s][0] == "code"),
+                   key=lambda s: (len(qids & set(checked_ids(submitted[s][1]))), -s), default=None)
+        if best is not None and qids & set(checked_ids(submitted[best][1])):
+            match[best] = r
+            taken.add(r)
+    _match_by_place(released, submitted, kinds, match, taken)
+    return match
+
+
+def _match_by_place(released, submitted, kinds, match, taken):
+    """A released cell still unmatched takes an unmatched student cell of its type lying between the
+    student's copies of its neighbours: a written answer always, an answer or locked cell only when
+    the two look alike (an edited cell, not one the student added)."""
+    where = {r: s for s, r in match.items()}
+    for r, cell in enumerate(released):
+        if r in taken or kinds[r] == "text":
+            continue
+        before = max((where[p] for p in where if p < r), default=-1)
+        after = min((where[n] for n in where if n > r), default=len(submitted))
+        gap = [s for s in range(before + 1, after) if s not in match and submitted[s][0] == cell[0]]
+        if kinds[r] == "written":
+            chosen = gap if cell[0] == "markdown" else gap[:1] if len(gap) == 1 else []
+        else:
+            alike = [s for s in gap if difflib.SequenceMatcher(None, _norm(cell[1]), _norm(submitted[s][1]))
+                     .ratio() >= 0.6]
+            chosen = alike[:1]
+        for s in chosen:
+            match[s] = r
+        if chosen:
+            taken.add(r)
+            where[r] = chosen[0]
+
+
+def match_score(released, submitted):
+    """Fraction of the release's locked and markdown cells found in the submission (by id or text)."""
+    kinds = [kind_of_cell(c) for c in released]
+    fixed = [c for c, k in zip(released, kinds) if k in ("locked", "text")]
+    ids = {c[2] for c in submitted if c[2]}
+    texts = {(c[0], _norm(c[1])) for c in submitted}
+    found = sum(1 for c in fixed if c[2] in ids or (c[0], _norm(c[1])) in texts)
+    return found / max(1, len(fixed))
+
+
+def restore(released, submitted):
+    """The cells to run: the release's locked parts with the student's answers and added cells.
+
+    ``released`` and ``submitted`` are lists from :func:`cells_of`.
+    """
+    kinds = [kind_of_cell(c) for c in released]
+    match = _match(released, submitted)
+    result = Restored(cells=[])
+    present = set(match.values())
+    host = {}                                          # missing released cell -> released cell it follows
+    for r in range(len(released)):
+        if r not in present:
+            host.setdefault(max((p for p in present if p < r), default=-1), []).append(r)
+
+    def emit(r, student_cells):
+        kind, source = kinds[r], released[r][1]
+        if kind == "written":
+            text = "\n\n".join(submitted[s][1] for s in student_cells).strip()
+            result.written[r] = "" if text in (ANSWER_MD, ANSWER_CODE) else text
+            if released[r][0] == "code" and result.written[r]:
+                result.cells.append({"id": r, "source": result.written[r]})
+            return
+        if kind == "text":
+            return
+        mine = source.split("\n")
+        if kind == "answer":
             stubs = [i for i, line in enumerate(mine) if is_stub(line)]
-            cell.source = "\n".join(mine[: stubs[0]] + answer + _alias_checks(mine[stubs[-1] + 1:]))
+            if student_cells:
+                answer, edited = answer_lines(mine, submitted[student_cells[0]][1].split("\n"))
+            else:
+                answer, edited = [mine[i] for i in stubs], True
+                result.notes.append(f"cell {r} (an answer cell) is missing: graded as unanswered")
             if edited:
-                result.restored.append(index)
+                result.restored.append(r)
+            result.cells.append({"id": r, "source": "\n".join(mine[: stubs[0]] + answer
+                                                               + _alias_checks(mine[stubs[-1] + 1:]))})
+            return
+        if not student_cells or _norm(submitted[student_cells[0]][1]) != _norm(source):
+            result.restored.append(r)
+        result.cells.append({"id": r, "source": "\n".join(_alias_checks(mine))})
+
+    def emit_missing(after):
+        for r in host.get(after, []):
+            emit(r, [])
+
+    emit_missing(-1)
+    done = set()
+    students_of = {}
+    for s, r in sorted(match.items()):
+        students_of.setdefault(r, []).append(s)
+    for s, cell in enumerate(submitted):
+        r = match.get(s)
+        if r is None:
+            if cell[0] == "code" and cell[1].strip():
+                result.added.append(s)
+                result.cells.append({"id": f"added {s}", "source": cell[1]})
             continue
-        if theirs is None or theirs.source != cell.source:
-            result.restored.append(index)
-        if cell.cell_type == "code":
-            cell.source = "\n".join(_alias_checks(mine))
-    if positional:
-        result.notes.append(f"{positional} cell(s) matched by position (cell ids missing)")
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
+        if r in done:
+            continue
+        done.add(r)
+        emit(r, students_of[r])
+        emit_missing(r)
+    result.restored.sort()
+    if result.restored:
+        result.notes.append("restored released cell(s) " + ", ".join(map(str, result.restored)))
+    if result.added:
+        result.notes.append("kept cell(s) the student added: " + ", ".join(map(str, result.added)))
     return result

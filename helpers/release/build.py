@@ -39,7 +39,7 @@ from helpers.release.notebooks import (ReleaseError, code_hash, manual_cells, qu
                                        render, solution_paths as _solution_paths, source_hash, unlock_cells)
 
 __all__ = ["ROOT", "KEY_REL", "solution_paths", "render", "read", "source_hash", "question_ids", "question_cells",
-           "release", "check_release", "execute"]
+           "release", "check_release", "execute", "write_assessment_key"]
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_REL = Path("helpers", "answers", KEY_PATH.name)
@@ -256,3 +256,15 @@ def main(args):
         print(f"wrote {Path(path).relative_to(Path(args.root).resolve()) if Path(path).is_absolute() else path}")
     print(f"{len(changed)} file(s) changed" if changed else "nothing to change")
     return 0
+
+
+def write_assessment_key(handout, root=ROOT):
+    """Replace the hand-out's key by the assessment key (no digests, hints or sealed texts); return its path.
+
+    The instructor keeps the full key in ``root`` (beside ``solutions/``); ``grade`` uses it.
+    """
+    from helpers.answers.keying import assessment_key
+    target = Path(handout) / KEY_REL
+    _write_key(target, assessment_key(_load_key(Path(root) / KEY_REL)))
+    return target
+
