@@ -13,6 +13,7 @@ import pytest
 from helpers.answers.checking import judge, load_key
 from reference.counts import ALEX_CONV_MACS, ALEX_FC_PARAMS, ALEX_MACS, ALEX_PARAMS, VGG16, VGG19
 from reference.resnet import resnet50_counts
+from reference.resnet20 import resnet20_counts
 
 
 
@@ -32,6 +33,25 @@ def resnet_rf(stride_on_1x1):
 
 
 
+R20_PARAMS, R20_MACS, _ = resnet20_counts(16)
+R20_HALF_MACS = resnet20_counts(8)[1]
+R20_KEPT = 128 * (64                                        # per image: the input,
+                  + 2 * 16 * 64                             # stem conv and ReLU,
+                  + 3 * 4 * 16 * 64                         # stage 1: conv1, relu1, conv2, relu per block,
+                  + 3 * 4 * 32 * 16 + 32 * 16               # stage 2 and its shortcut conv,
+                  + 3 * 4 * 64 * 4 + 64 * 4                 # stage 3 and its shortcut conv,
+                  + 64) + 2 * (16 + 6 * 16 + 7 * 32 + 7 * 64)   # pooled vector; mean, 1/sigma per BN channel
+TRAINING = {   # notebook 11 at batch 128, fp32
+    "train.conv_backward_macs": "2*M_r*M_c*N_o*F_r*F_c*N_i",
+    "train.backward_macs": 128 * (2 * R20_MACS - 8 * 8 * 16 * 9),
+    "train.weight_bytes": 4 * R20_PARAMS,
+    "train.kept_bytes": 4 * R20_KEPT,
+    "train.train_bytes": 3 * 4 * R20_PARAMS + 4 * R20_KEPT,
+    "train.inference_bytes": 4 * R20_PARAMS + 3 * 4 * 128 * 16 * 64,
+    "train.memory_ratio": (3 * 4 * R20_PARAMS + 4 * R20_KEPT) / (4 * R20_PARAMS + 3 * 4 * 128 * 16 * 64),
+    "train.width_mac_ratio": (3 * R20_MACS - 8 * 8 * 16 * 9) / (3 * R20_HALF_MACS - 8 * 8 * 8 * 9),
+}
+
 INDEPENDENT = {
     "start.conv1_params": 11 * 11 * 3 * 96 + 96,
     "start.gflop": 2 * ALEX_MACS / 1e9,
@@ -42,11 +62,15 @@ INDEPENDENT = {
     "intensity.max_at_fixed_macs": 1024 / 3,
     "roofline.tpu_ridge": 92e12 / 34e9,
     "roofline.matvec_gflops": 51e9 * 2 * 4096**2 / ((4096**2 + 2 * 4096) * 4) / 1e9,
+    "dense.cost_small": (4 * 4, 4 * 4 + 4 + 4),              # 1x2x2: a 4x4 matrix and two 4-vectors
     "dense.mnist_macs": 784**2,
     "dense.cifar_macs": 3072**2,
     "dense.imagenet_macs": 150528**2,
     "dense.quarter_hd_macs": (3 * 512 * 1024) ** 2,
     "dense.hd_macs": (3 * 1024 * 2048) ** 2,
+    **{f"dense.{name}_memory": n * n + 2 * n for name, n in
+       (("mnist", 784), ("cifar", 3072), ("imagenet", 150528), ("quarter_hd", 3 * 512 * 1024),
+        ("hd", 3 * 1024 * 2048))},
     "dense.macs_formula": "(L_d*L_r*L_c)**2",
     "dense.memory_formula": "(L_d*L_r*L_c)**2 + 2*L_d*L_r*L_c",
     "dense.hd_weight_tb": (3 * 1024 * 2048) ** 2 * 4 / 1e12,
@@ -57,9 +81,17 @@ INDEPENDENT = {
     "conv.total_macs": "F_r*F_c*N_i*N_o*M_r*M_c",
     "conv.memory": "N_i*L_r*L_c + N_o*M_r*M_c + N_o*N_i*F_r*F_c",
     "conv.scale_image_macs": 4,
+    "conv.scale_image_memory": (2 * 256 * 112 * 112 + 256 * 256 * 9) / (2 * 256 * 56 * 56 + 256 * 256 * 9),
+    "conv.scale_filter_macs": 25 / 9,
+    "conv.scale_filter_memory": (2 * 256 * 56 * 56 + 256 * 256 * 25) / (2 * 256 * 56 * 56 + 256 * 256 * 9),
+    "conv.scale_channels_macs": 4,
     "conv.scale_channels_memory": (2 * 512 * 56 * 56 + 512 * 512 * 9) / (2 * 256 * 56 * 56 + 256 * 256 * 9),
     "conv.im2col_blowup": (3 * 11 * 11) * (55 * 55) / (3 * 227 * 227),
+    "padding.same_total": "F - 1",
     "padding.f1": 0, "padding.f3": 1, "padding.f5": 2, "padding.f4": (1, 2),
+    "stride.fn_small": 6,                                    # 13 padded positions, windows at 0, 2, ..., 10
+    "stride.s1_symbolic": "L",
+    "stride.s2_symbolic": "ceiling(L/2)",
     "stride.s1_output": 224,
     "stride.s2_output": (224 + 2 - 3) // 2 + 1,
     "stride.lowered_n": 112 * 112,
@@ -111,6 +143,12 @@ INDEPENDENT = {
     "cpu.conv_share": ALEX_CONV_MACS / ALEX_MACS,
     "gpu.conv_bias_bytes": (96 + 256 + 384 + 384 + 256) * 4,
     "gpu.input_tile": (16 + 5 - 1) ** 2,
+    **TRAINING,
+}
+
+WRONG_TRAINING = {   # forgetting that the stem needs no input gradient; forgetting batch norm's statistics
+    "train.backward_macs": 2 * R20_MACS * 128, "train.kept_bytes": 4 * 128 * 24448,
+    "train.conv_backward_macs": "M_r*M_c*N_o*F_r*F_c*N_i",
 }
 
 WRONG = {   # plausible mistakes that must not pass
@@ -121,6 +159,9 @@ WRONG = {   # plausible mistakes that must not pass
     "rnn.step_macs_full": 2 * (64 * 64 + 64 * 16), "rnn.step_macs_diagonal": 64, "gap.output_shape": (1024,),
     "cpu.conv_share": 100 * ALEX_CONV_MACS / ALEX_MACS,
     "resize.apply_512x512": "no", "conv.macs_per_output": "F_r*F_c*N_i*N_o",
+    "dense.mnist_memory": 784**2, "dense.cost_small": (16, 16), "padding.same_total": "(F - 1)/2",
+    "conv.scale_filter_memory": 25 / 9, "conv.scale_image_memory": 4, "stride.s2_symbolic": "L/2",
+    "stride.s1_symbolic": "L - F + 1",
     "width.params_ratio": 1 / 4, "inception.max_reduce3": 223, "rf.resnet50_torchvision": 483,
     "rf.three_layers": "k1 + k2*s1 + k3*s1*s2", "alexnet.cost_fn": (108, 972),
 }
@@ -162,6 +203,11 @@ def test_slip_messages_only_where_true(qid, factor, says):
         assert says in verdict.message, verdict.message
     else:
         assert "FLOPs" not in verdict.message and "percentage" not in verdict.message, verdict.message
+
+
+@pytest.mark.parametrize("qid", sorted(WRONG_TRAINING))
+def test_plausible_training_mistakes_are_rejected(qid):
+    assert judge(qid, WRONG_TRAINING[qid], load_key()[qid]).status == "wrong"
 
 
 @pytest.mark.parametrize("qid, value", [("rf.resnet50", "483"), ("tpu.c", "0.03515625"),
