@@ -68,8 +68,21 @@ def conv_diagram(size, kernel_size, stride=1, padding=0, dilation=1, position=(0
     return ax
 
 
-def roofline(machines, points=(), ax=None, intensities=None, measured=()):
+def _ridge_text(value):
+    """A ridge as the legend writes it: whole numbers from 10 up, one decimal below.
+
+    >>> _ridge_text(2706.2), _ridge_text(3.74)
+    ('2,706', '3.7')
+    """
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def roofline(machines, points=(), ax=None, intensities=None, measured=(), unit="ops"):
     """Log-log roofline of each machine.
+
+    ``unit`` names the operations on the axes and in the legend ("ops", or
+    "FLOP" for a floating-point machine), so a notebook's printed ridge can
+    use the same unit and precision as the legend.
 
     ``points`` are ``(label, intensity, machine)``, placed at their attainable
     throughput on that machine's roof and labelled beside the point.
@@ -80,7 +93,7 @@ def roofline(machines, points=(), ax=None, intensities=None, measured=()):
     ax = _axes(ax, (9, 4.5) if len(measured) else (7, 4.5))
     xs = np.logspace(-1, 4.5, 200) if intensities is None else intensities
     for m in machines:
-        ax.loglog(xs, attainable(m, xs), label=f"{m.name}: ridge {ridge(m):,.0f} ops/B")
+        ax.loglog(xs, attainable(m, xs), label=f"{m.name}: ridge {_ridge_text(ridge(m))} {unit}/B")
     for label, intensity, machine in points:
         y = attainable(machine, intensity)
         ax.plot([intensity], [y], "o", color="black", ms=4)
@@ -90,8 +103,9 @@ def roofline(machines, points=(), ax=None, intensities=None, measured=()):
     for k, (label, intensity, achieved) in enumerate(measured):
         ax.plot([intensity], [achieved], linestyle="none", marker=markers[k % len(markers)],
                 color=colours[(k + len(machines)) % len(colours)], ms=6, label=f"{label} (measured)")
-    ax.set_xlabel("arithmetic intensity (operations per byte)")
-    ax.set_ylabel("attainable throughput (operations/s)")
+    ops = "operations" if unit == "ops" else unit
+    ax.set_xlabel(f"arithmetic intensity ({ops} per byte)")
+    ax.set_ylabel(f"attainable throughput ({ops}/s)")
     if len(measured):
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
         ax.figure.subplots_adjust(right=0.7)

@@ -52,3 +52,13 @@ def test_roofline_places_measured_points_where_measured():
     assert labels[1:] == ["conv (measured)", "fc (measured)"]
     assert ax.get_xlabel() and ax.get_ylabel()
     matplotlib.pyplot.close("all")
+
+
+def test_roofline_legend_names_the_unit_and_gives_small_ridges_a_decimal():
+    this = roofline.Machine("test", 3.7e10, 1e10, "made up")                  # ridge 3.7
+    ax = plots.roofline([this], measured=[("fc", 0.5, 3e9)], unit="FLOP")
+    assert ax.get_legend().get_texts()[0].get_text() == "test: ridge 3.7 FLOP/B"
+    assert "FLOP" in ax.get_xlabel() and "FLOP" in ax.get_ylabel()
+    ax = plots.roofline([roofline.TPU_V1])
+    assert ax.get_legend().get_texts()[0].get_text().endswith(f"ridge {roofline.ridge(roofline.TPU_V1):,.0f} ops/B")
+    matplotlib.pyplot.close("all")

@@ -5,7 +5,9 @@ Authoring convention (see also :mod:`helpers.release.notebooks`):
 - In a code cell, lines between ``### BEGIN SOLUTION`` and ``### END
   SOLUTION`` are the answer. In the student copy each assignment in the region
   becomes ``name = ...  # your answer`` (its target kept), and each function
-  the region defines keeps its signature with a body of ``...``.
+  the region defines keeps its signature with a body of ``return ...  # your
+  answer``: a blank function returns ``...``, which ``check`` reads as "not
+  answered yet" (``None`` would read as a function that returns nothing).
 - A cell tagged ``solution`` is removed from the student copy (verification,
   tables and plots that show answers); one also tagged ``manual`` is a written
   answer: it becomes "*Your answer here.*" (``# Your answer here.`` in code)
@@ -15,6 +17,11 @@ Authoring convention (see also :mod:`helpers.release.notebooks`):
 - ``check(qid, value, hint=..., points=..., rtol=..., slips=...)`` calls lose
   their keywords in the student copy: hints, points, tolerances and slips live
   in the answer key, and a hint shows only after a wrong answer.
+- Names that an import binds and no code cell of the student copy uses (its
+  answer regions counted: the student writes that work) are dropped from the
+  import (:func:`prune_imports`): a helper only solution-only cells need, such
+  as ``systolic`` whose ``utilisation`` answers a question in one call, is not
+  handed to the student ready-made.
 - Everything else is kept as it is (tags such as ``given`` included); outputs
   and execution counts are cleared and metadata normalised, so regenerating is
   byte-stable.
@@ -35,12 +42,13 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 import textwrap
 
 from helpers.release.notebooks import (ANSWER_CODE, ANSWER_MD, BEGIN, END, STUB, ReleaseError, check_calls,
                                        manual_cells, tags, unlock_cells)
 
-__all__ = ["ReleaseError", "blank_source", "strip_check_options", "student_notebook", "normalise",
+__all__ = ["ReleaseError", "blank_source", "strip_check_options", "prune_imports", "student_notebook", "normalise",
            "BEGIN", "END", "ANSWER_MD", "ANSWER_CODE"]
 
 _KEEP_CELL_META = ("tags", "workbook")
@@ -66,7 +74,7 @@ def _stubs(region, indent, where):
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             head = ast.unparse(node).splitlines()[len(node.decorator_list)]
-            lines += [indent + head, f"{indent}    ...  {STUB}"]
+            lines += [indent + head, f"{indent}    return ...  {STUB}"]
             continue
         targets = node.targets if isinstance(node, ast.Assign) else (
             [node.target] if isinstance(node, ast.AnnAssign) else [])
@@ -126,6 +134,72 @@ def strip_check_options(source):
     return source
 
 
+def used_names(source):
+    r"""Names that ``source`` reads or binds (an import's own names aside).
+
+    A cell that does not parse (an IPython magic) counts every word in it.
+
+    Examples
+    --------
+    >>> sorted(used_names("from math import pi\nprint(f'{np.pi:.2f}')"))
+    ['np', 'print']
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", source))
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+
+
+def _bound(alias):
+    """The name an import binds: ``import a.b`` binds ``a``, ``import a as b`` and ``from a import x as b`` ``b``."""
+    return alias.asname or alias.name.split(".")[0]
+
+
+def prune_imports(source, used):
+    r"""``source`` without the names its top-level imports bind that are not in ``used``.
+
+    An import left with no name is deleted with its line (and a blank line it
+    leaves doubled); one that keeps some names is rewritten on one line, its
+    comment kept. Imports sharing a line with other code, star imports and
+    sources that do not parse are left as they are.
+
+    Examples
+    --------
+    >>> print(prune_imports("import math\nimport numpy as np\n\nfrom helpers import check, systolic  # tools\nx = np.ones(2)",
+    ...                     {"check", "np"}))
+    import numpy as np
+    <BLANKLINE>
+    from helpers import check  # tools
+    x = np.ones(2)
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    lines = source.split("\n")
+    for node in reversed(tree.body):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)) or any(a.name == "*" for a in node.names):
+            continue
+        keep = [alias for alias in node.names if _bound(alias) in used]
+        first, last = node.lineno - 1, node.end_lineno - 1
+        rest = lines[last].encode()[node.end_col_offset:].decode()
+        if len(keep) == len(node.names) or node.col_offset or (rest.strip() and not rest.strip().startswith("#")):
+            continue
+        if keep:
+            shorter = copy.copy(node)
+            shorter.names = keep
+            lines[first:last + 1] = [ast.unparse(shorter) + rest]
+            continue
+        del lines[first:last + 1]
+        before_blank = first == 0 or not lines[first - 1].strip()
+        if first < len(lines) and not lines[first].strip() and before_blank:
+            del lines[first]                                 # no doubled (or leading) blank line
+        elif first == len(lines) and lines and not lines[-1].strip():
+            del lines[-1]                                    # no trailing blank line
+    return "\n".join(lines)
+
+
 def _has_marker(text):
     return BEGIN in text or END in text
 
@@ -151,6 +225,9 @@ def student_notebook(solution, name):
     unlock = unlock_cells(solution, name)
     dropped = {i for indices in unlock.values() for i in indices}
     nb = copy.deepcopy(solution)
+    used = set().union(*(used_names(cell.source) for index, cell in enumerate(solution.cells)
+                         if cell.cell_type == "code" and index not in dropped
+                         and ("solution" not in tags(cell) or "manual" in tags(cell))))
     cells = []
     for index, cell in enumerate(nb.cells):
         where = f"{name}, cell {index}"
@@ -162,7 +239,10 @@ def student_notebook(solution, name):
                 cells.append(cell)
             continue
         if cell.cell_type == "code":
-            cell.source = strip_check_options(blank_source(cell.source, name, index))
+            source = strip_check_options(blank_source(cell.source, name, index))
+            cell.source = prune_imports(source, used)
+            if source.strip() and not cell.source.strip():
+                continue                                     # it only imported what the student copy lacks
         elif _has_marker(cell.source):
             raise ReleaseError(f"{where}: solution markers belong in code cells; tag a markdown "
                                "answer cell 'solution' instead")

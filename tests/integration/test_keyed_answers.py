@@ -127,6 +127,7 @@ INDEPENDENT = {
     "tpu.balance_reuse": 65536 * 700e6 / 34e9,
     "tpu.b": 38,                                             # 37^2 = 1369 < 1400 <= 38^2
     "tpu.b_strided": 37 * 4 + 7,                             # 38 outputs per side: (n - 7) // 4 + 1 >= 38
+    "tpu.uses_small": 3 * 3,                                 # a 7-wide window starts at pixels 0, 4, 8 of 15
     "tpu.c": 48 * 48 / 65536,
     "tpu.c_stacked": 4 * 48 * 48 / 65536,                    # 2 x 2 taps of 48 x 48 stacked: 192 x 48
     "gap.output_shape": (1024, 1, 1),                        # one mean per map
@@ -154,7 +155,7 @@ WRONG = {   # plausible mistakes that must not pass
     "dense.mnist_macs": 6_150_000, "alexnet.params": 61_100_344, "vgg16.activations": 24_000_000,
     "inception.naive_macs": 17_748_038_336, "rf.resnet50": 142, "width.filter_memory": 1 / 2,
     "width.feature_memory": 1 / 4, "stride.s2_output": 111, "tpu.a": 144 / 65536 * 100,
-    "tpu.b_strided": 38, "tpu.c_stacked": 48 * 48 / 65536, "gap.direct_ops": 2 * 1024 * 16 * 32,
+    "tpu.b_strided": 38, "tpu.uses_small": (15 - 7 + 1) ** 2, "tpu.c_stacked": 48 * 48 / 65536, "gap.direct_ops": 2 * 1024 * 16 * 32,
     "rnn.step_macs_full": 2 * (64 * 64 + 64 * 16), "rnn.step_macs_diagonal": 64, "gap.output_shape": (1024,),
     "cpu.conv_share": 100 * ALEX_CONV_MACS / ALEX_MACS,
     "resize.apply_512x512": "no", "conv.macs_per_output": "F_r*F_c*N_i*N_o",
