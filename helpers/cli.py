@@ -142,7 +142,12 @@ def _cmd_html(args):
 
 
 def _cmd_bench(args):
+    if args.train:
+        from helpers.engine.train_bench import main as train_main
+        args.batch = args.batch or [64, 128]
+        return train_main(args)
     from helpers.engine.bench import main as bench_main
+    args.batch = args.batch or [1, 8, 32]
     return bench_main(args)
 
 
@@ -213,10 +218,12 @@ def _parser():
                                    "GFLOP/s, share of this machine's GEMM peak and peak memory; "
                                    "side by side with PyTorch when it is importable.")
     p.add_argument("model", help="a name from 'python -m helpers models'")
-    p.add_argument("--batch", type=_positive, nargs="+", default=[1, 8, 32], help="batch sizes")
+    p.add_argument("--batch", type=_positive, nargs="+", help="batch sizes (default 1 8 32; 64 128 with --train)")
     p.add_argument("--repeats", type=_positive, default=7, help="timed runs per batch (median)")
     p.add_argument("--warmup", type=_positive, default=2, help="untimed runs first")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    p.add_argument("--train", action="store_true",
+                   help="time a training step (forward, backward, SGD update) instead of inference")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_bench)
 

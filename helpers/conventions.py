@@ -32,3 +32,16 @@ FLOPS_PER_MAC = 2
 
 TEXT = __doc__.split("Examples")[0].split("\n\n", 1)[1].strip()
 """The conventions as prose, for printing in notebooks."""
+
+TRAINING = """\
+Training (the numpy engine's backward pass, notebook 11):
+- Backward MACs of a convolution or dense layer = 2 x its forward MACs: the weight
+  gradient (dW = P^T dY) and the input gradient (dP = dY W^T) are each one GEMM of
+  the forward GEMM's sizes.
+- Except where no earlier layer has parameters (the network's first layer, fed by
+  the image): its input gradient is not needed and not computed, so its backward
+  costs 1 x its forward MACs.
+- Batch norm, ReLU, pooling, additions, the loss and the SGD update are not MACs,
+  forward or backward; so a training step is 3 x forward MACs minus the first
+  layer's forward MACs."""
+"""The training-cost convention, as prose (the README repeats it)."""

@@ -22,7 +22,7 @@ from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Gl
 from helpers.model import Parallel, Sequential, scale_width
 
 __all__ = ["Entry", "names", "entry", "get", "alexnet", "vgg", "resnet50",
-           "inception", "inception_naive", "inception_reduced"]
+           "inception", "inception_naive", "inception_reduced", "resnet20"]
 
 
 @dataclass(frozen=True)
@@ -309,3 +309,46 @@ _register("tpu-conv1-s2d", lambda: tpu_conv1(restacked=True), (3, 220, 220),
           "the same layer after space-to-depth by 4 (2x2 kernel, 48 -> 48)")
 _register("tiny-cnn", tiny_cnn, (3, 16, 16), "4-layer test net")
 _register("tiny-branch", tiny_branch, (3, 12, 12), "test net with concat and residual add")
+
+
+# --- ResNet-20 (CIFAR-style) on the hand-written digits ----------------------
+
+def _basic_block(planes, stride, project):
+    path = Sequential(
+        ("conv1", Conv2d(planes, 3, stride=stride, padding=1, bias=False)), ("bn1", BatchNorm2d()),
+        ("relu1", ReLU()),
+        ("conv2", Conv2d(planes, 3, padding=1, bias=False)), ("bn2", BatchNorm2d()))
+    shortcut = (Sequential(("0", Conv2d(planes, 1, stride=stride, bias=False)), ("1", BatchNorm2d()))
+                if project else Sequential())
+    return Sequential(("", Parallel(("", path), ("shortcut", shortcut), merge="add")), ("relu", ReLU()))
+
+
+def resnet20(width=16, classes=10, blocks=3):
+    """The CIFAR-10 ResNet of He, Zhang, Ren & Sun, *Deep Residual Learning for Image
+    Recognition*, CVPR 2016, section 4.2: a 3x3 convolution of ``width`` channels, then
+    three stages of ``blocks`` basic blocks (two 3x3 convolutions each) with ``width``,
+    2 ``width`` and 4 ``width`` channels, the second and third starting with stride 2,
+    global average pooling and a ``classes``-way dense layer; 6 ``blocks`` + 2 = 20
+    layers with weights. Every convolution is followed by batch norm.
+
+    Where a stage doubles the channels and halves the size, the shortcut is a 1x1
+    stride-2 convolution with batch norm (the paper's projection shortcut, option B;
+    its CIFAR networks use option A, zero-padded identity shortcuts, which the spec
+    language has no layer for). Sized here for the 1x8x8 hand-written digits
+    (:mod:`helpers.engine.digits`): the stages run at 8x8, 4x4 and 2x2.
+    """
+    stages = []
+    for index in range(1, 4):
+        planes = width * 2 ** (index - 1)
+        stages.append((f"layer{index}", Sequential(*[
+            (str(b), _basic_block(planes, 2 if b == 0 and index > 1 else 1, b == 0 and index > 1))
+            for b in range(blocks)])))
+    return Sequential(
+        ("conv1", Conv2d(width, 3, padding=1, bias=False)), ("bn1", BatchNorm2d()), ("relu", ReLU()),
+        *stages, ("avgpool", GlobalAvgPool()), ("fc", Linear(classes)))
+
+
+_register("resnet20", resnet20, (1, 8, 8),
+          "ResNet-20 (He et al. 2016, CIFAR-style, 16/32/64) on 8x8 digits")
+_register("resnet20-half", lambda: resnet20(width=8), (1, 8, 8),
+          "ResNet-20 at half width (8/16/32) on 8x8 digits")

@@ -140,7 +140,7 @@ def _numeric(qid, entry, value):
 def _expression(qid, entry, value):
     import sympy as sp
     from helpers import symbols
-    from helpers.answers.serial import Evaluated
+    from helpers.answers.keying import Evaluated
     if isinstance(value, Evaluated):
         names, values = sorted(value.symbols), value.values
     else:

@@ -34,9 +34,10 @@ import functools
 import hashlib
 import json
 import math
+from dataclasses import dataclass
 from numbers import Integral, Real
 
-__all__ = ["ITERATIONS", "DEFAULT_RTOL", "DEFAULT_HINT", "BINS_PER_RTOL", "SLIPS", "digest", "real_form",
+__all__ = ["Evaluated", "ITERATIONS", "DEFAULT_RTOL", "DEFAULT_HINT", "BINS_PER_RTOL", "SLIPS", "digest", "real_form",
            "answer_forms", "symbols_digest", "fixed_points", "evaluate", "evaluate_at_points", "kind_of",
            "canonical_text", "make_entry", "manual_entry"]
 
@@ -133,9 +134,16 @@ def evaluate(expr, points):
     return ";".join(values)
 
 
+@dataclass(frozen=True)
+class Evaluated:
+    """A symbolic answer reduced to its symbols and its values at fixed points."""
+
+    symbols: tuple
+    values: str
+
+
 def kind_of(value):
     """The key kind for a reference value from a solution notebook."""
-    from helpers.answers.serial import Evaluated
     if isinstance(value, Evaluated):
         return "expr"
     if isinstance(value, (bool, str)):

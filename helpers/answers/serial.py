@@ -14,20 +14,13 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from numbers import Integral, Real
+
+from helpers.answers.keying import Evaluated, evaluate_at_points
 
 __all__ = ["encode", "decode", "Evaluated"]
 
 _MAX_ITEMS = 64
-
-
-@dataclass(frozen=True)
-class Evaluated:
-    """A symbolic answer reduced to its symbols and its values at fixed points."""
-
-    symbols: tuple
-    values: str
 
 
 def encode(value, qid=""):
@@ -49,7 +42,6 @@ def encode(value, qid=""):
     if type(value).__module__.startswith("sympy"):
         if not getattr(value, "free_symbols", None):
             return encode(int(value) if value.is_Integer else float(value), qid)
-        from helpers.answers.keying import evaluate_at_points
         names = sorted(str(s) for s in value.free_symbols)
         return {"expr": {"symbols": names, "values": evaluate_at_points(qid, value, names)}}
     if isinstance(value, (tuple, list)) and len(value) <= _MAX_ITEMS:

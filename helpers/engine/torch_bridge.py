@@ -13,7 +13,7 @@ from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Gl
                      LocalResponseNorm, MaxPool2d, ReLU, SpaceToDepth)
 from helpers.model import Layer, Sequential, join_name, trace
 
-__all__ = ["available", "to_torch"]
+__all__ = ["available", "to_torch", "trainable"]
 
 
 def available():
@@ -101,3 +101,19 @@ def to_torch(model, params, input_shape, leaves=None):
         return Merge(children, module.merge)
 
     return build(model, "").eval()
+
+
+def trainable(model, params, input_shape):
+    """``(module, leaves)``: ``model`` in PyTorch in training mode, with gradients, on copies
+    of ``params`` (so that its optimiser never writes into the engine's arrays), in the
+    dtype of ``params`` (float64 for gradient comparisons)."""
+    import torch
+
+    copies = {name: {k: np.array(a) for k, a in p.items()} for name, p in params.items()}
+    leaves = {}
+    module = to_torch(model, copies, input_shape, leaves=leaves).train()
+    dtype = next((a.dtype for p in copies.values() for a in p.values()), np.dtype(np.float32))
+    module.to(torch.float64 if dtype == np.float64 else torch.float32)
+    for p in module.parameters():
+        p.requires_grad_(True)
+    return module, leaves

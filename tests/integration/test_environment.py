@@ -20,7 +20,7 @@ def test_requirements_are_exact_pins():
     lines = [l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines()
              if l.strip() and not l.startswith("#")]
     assert lines and all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[A-Za-z0-9_.+!]+", l) for l in lines), lines
-    for needed in ("numpy", "sympy", "matplotlib", "nbval", "pytest", "hypothesis", "jupyterlab"):
+    for needed in ("numpy", "sympy", "matplotlib", "nbval", "pytest", "hypothesis", "jupyterlab", "scikit-learn"):
         assert needed in pins(lines)
 
 
@@ -50,7 +50,7 @@ def test_pyproject_states_python_311_and_every_dependency_is_pinned():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["requires-python"] == ">=3.11"
     assert "Python 3.11" in (ROOT / "README.md").read_text()
-    assert sorted(project["dependencies"]) == ["cryptography", "matplotlib", "numpy", "sympy"]
+    assert sorted(project["dependencies"]) == ["cryptography", "matplotlib", "numpy", "scikit-learn", "sympy"]
     extras = project["optional-dependencies"]
     assert {"pytest-xdist", "nbval", "hypothesis"} <= set(extras["test"])
     assert {"nbconvert", "latex2mathml"} <= set(extras["html"])

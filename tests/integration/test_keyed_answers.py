@@ -13,6 +13,7 @@ import pytest
 from helpers.answers.checking import judge, load_key
 from reference.counts import ALEX_CONV_MACS, ALEX_FC_PARAMS, ALEX_MACS, ALEX_PARAMS, VGG16, VGG19
 from reference.resnet import resnet50_conv_weights, resnet50_counts
+from reference.resnet20 import resnet20_counts
 
 
 
@@ -31,6 +32,25 @@ def resnet_rf(stride_on_1x1):
     return r
 
 
+
+R20_PARAMS, R20_MACS, _ = resnet20_counts(16)
+R20_HALF_MACS = resnet20_counts(8)[1]
+R20_KEPT = 128 * (64                                        # per image: the input,
+                  + 2 * 16 * 64                             # stem conv and ReLU,
+                  + 3 * 4 * 16 * 64                         # stage 1: conv1, relu1, conv2, relu per block,
+                  + 3 * 4 * 32 * 16 + 32 * 16               # stage 2 and its shortcut conv,
+                  + 3 * 4 * 64 * 4 + 64 * 4                 # stage 3 and its shortcut conv,
+                  + 64) + 2 * (16 + 6 * 16 + 7 * 32 + 7 * 64)   # pooled vector; mean, 1/sigma per BN channel
+TRAINING = {   # notebook 11 at batch 128, fp32
+    "train.conv_backward_macs": "2*M_r*M_c*N_o*F_r*F_c*N_i",
+    "train.backward_macs": 128 * (2 * R20_MACS - 8 * 8 * 16 * 9),
+    "train.weight_bytes": 4 * R20_PARAMS,
+    "train.kept_bytes": 4 * R20_KEPT,
+    "train.train_bytes": 3 * 4 * R20_PARAMS + 4 * R20_KEPT,
+    "train.inference_bytes": 4 * R20_PARAMS + 3 * 4 * 128 * 16 * 64,
+    "train.memory_ratio": (3 * 4 * R20_PARAMS + 4 * R20_KEPT) / (4 * R20_PARAMS + 3 * 4 * 128 * 16 * 64),
+    "train.width_mac_ratio": (3 * R20_MACS - 8 * 8 * 16 * 9) / (3 * R20_HALF_MACS - 8 * 8 * 8 * 9),
+}
 
 INDEPENDENT = {
     "start.conv1_params": 11 * 11 * 3 * 96 + 96,
@@ -110,6 +130,12 @@ INDEPENDENT = {
     "cpu.conv_share": ALEX_CONV_MACS / ALEX_MACS,
     "gpu.conv_bias_bytes": (96 + 256 + 384 + 384 + 256) * 4,
     "gpu.input_tile": (16 + 5 - 1) ** 2,
+    **TRAINING,
+}
+
+WRONG_TRAINING = {   # forgetting that the stem needs no input gradient; forgetting batch norm's statistics
+    "train.backward_macs": 2 * R20_MACS * 128, "train.kept_bytes": 4 * 128 * 24448,
+    "train.conv_backward_macs": "M_r*M_c*N_o*F_r*F_c*N_i",
 }
 
 WRONG = {   # plausible mistakes that must not pass
@@ -173,6 +199,11 @@ def test_slip_messages_only_where_true(qid, factor, says):
         assert says in verdict.message, verdict.message
     else:
         assert "FLOPs" not in verdict.message and "percentage" not in verdict.message, verdict.message
+
+
+@pytest.mark.parametrize("qid", sorted(WRONG_TRAINING))
+def test_plausible_training_mistakes_are_rejected(qid):
+    assert judge(qid, WRONG_TRAINING[qid], load_key()[qid]).status == "wrong"
 
 
 @pytest.mark.parametrize("qid, value", [("rf.resnet50", "483"), ("tpu.c", "0.03515625"),

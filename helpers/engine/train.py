@@ -1,0 +1,267 @@
+"""Training with the numpy engine: a forward pass that keeps what backward needs,
+the backward pass over the same spec tree, and the MACs both perform.
+
+``gradients(model, params, x, labels)`` runs one batch and returns a
+:class:`Pass`: the loss, the gradient of every parameter (keyed like
+``params``), the MACs each layer performed forward and backward, and the
+bytes of the tensors kept for backward. :func:`helpers.engine.optim.SGD`
+applies the gradients.
+
+What is kept for backward (one tensor per layer, no patch matrices):
+a convolution's and a dense layer's input, batch norm's input (with its
+per-channel mean and inverse standard deviation), a ReLU's output, a max
+pool's input and output; pooling by averages, additions and concatenations
+keep only shapes. A tensor that two layers keep (a ReLU's output is the next
+convolution's input) is kept once.
+
+Batch norm runs in training mode (batch statistics; running statistics
+updated with momentum 0.1 and the unbiased variance, as PyTorch does).
+An input gradient is computed only where an earlier layer has parameters:
+the network's input needs none, so its first convolution skips the product
+``dY W^T`` (see :mod:`helpers.conventions`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from helpers.engine import backward as bw
+from helpers.engine import backward_pool as pool
+from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, ReLU)
+from helpers.model import Layer, Sequential, join_name, trace
+
+__all__ = ["Pass", "gradients", "analytic_macs", "BN_MOMENTUM"]
+
+BN_MOMENTUM = 0.1
+"""Weight of the batch's statistics in batch norm's running statistics (PyTorch's default)."""
+
+
+@dataclass
+class Pass:
+    """One batch through the network: loss, gradients, MACs and kept memory."""
+
+    loss: float
+    logits: np.ndarray
+    grads: dict
+    """Layer name -> {"weight": ..., "bias": ...}, the shapes of ``params``."""
+    macs: dict = field(default_factory=dict)
+    """Layer name -> (forward MACs, backward MACs) performed, for the whole batch."""
+    kept_bytes: int = 0
+    """Bytes of the distinct tensors kept from forward for backward (input batch included)."""
+
+    @property
+    def forward_macs(self):
+        """MACs the forward pass performed, all layers."""
+        return sum(f for f, _ in self.macs.values())
+
+    @property
+    def backward_macs(self):
+        """MACs the backward pass performed, all layers."""
+        return sum(b for _, b in self.macs.values())
+
+
+class _Run:
+    def __init__(self, params):
+        self.params, self.cache, self.macs, self.grads, self.stats = params, {}, {}, {}, {}
+
+    # -- forward ------------------------------------------------------------------------------
+    def forward(self, module, x, prefix, needs_grad):
+        """``(y, needs_grad)``: ``needs_grad`` says whether anything before ``y`` has parameters."""
+        if isinstance(module, Layer):
+            name = prefix or module.kind.lower()
+            y = self.leaf(module, name, x, needs_grad)
+            return y, needs_grad or bool(self.params.get(name))
+        if isinstance(module, Sequential):
+            for child_name, child in module.children:
+                x, needs_grad = self.forward(child, x, join_name(prefix, child_name), needs_grad)
+            return x, needs_grad
+        outs = [self.forward(child, x, join_name(prefix, name), needs_grad) for name, child in module.children]
+        self.cache[("merge", prefix)] = [y.shape[-1] for y, _ in outs]
+        grads_needed = any(n for _, n in outs)
+        if module.merge == "add":
+            total = outs[0][0] + outs[1][0] if len(outs) > 1 else outs[0][0].copy()
+            for y, _ in outs[2:]:
+                total += y
+            return total, grads_needed
+        return np.concatenate([y for y, _ in outs], axis=-1), grads_needed
+
+    def leaf(self, layer, name, x, needs_grad):
+        p = self.params.get(name, {})
+        macs = self.macs.setdefault(name, ([], []))[0]
+        if isinstance(layer, Conv2d):
+            out_hw = layer.output_shape((x.shape[3], x.shape[1], x.shape[2]), name)[1:]
+            y = bw.conv2d_forward(x, p["weight"], p.get("bias"), layer.stride_pair, layer.pads(),
+                                  layer.dilation_pair, layer.groups, out_hw, macs)
+            self.cache[name] = (needs_grad, x)
+        elif isinstance(layer, Linear):
+            y = bw.linear_forward(x, p["weight"], p.get("bias"), macs)
+            self.cache[name] = (needs_grad, x)
+        elif isinstance(layer, BatchNorm2d):
+            y, mean, var, inv_std = bw.batch_norm_forward(x, p["weight"], p["bias"], layer.eps)
+            m = x.size // x.shape[-1]
+            self.stats[name] = {
+                "running_mean": ((1 - BN_MOMENTUM) * p["running_mean"] + BN_MOMENTUM * mean).astype(x.dtype),
+                "running_var": ((1 - BN_MOMENTUM) * p["running_var"]
+                                + BN_MOMENTUM * var * m / max(m - 1, 1)).astype(x.dtype)}
+            self.cache[name] = (needs_grad, x, mean, inv_std)
+        elif isinstance(layer, ReLU):
+            y = np.maximum(x, 0)
+            self.cache[name] = (needs_grad, y)
+        elif isinstance(layer, MaxPool2d):
+            if layer.dilation_pair != (1, 1):
+                raise ValueError(f"{name}: training supports undilated max pooling only")
+            out_hw = layer.output_shape((x.shape[3], x.shape[1], x.shape[2]), name)[1:]
+            y = pool.max_pool_forward(x, layer.kernel_pair, layer.stride_pair, layer.padding_pair, out_hw)
+            self.cache[name] = (needs_grad, x, y)
+        elif isinstance(layer, AvgPool2d):
+            out_hw = layer.output_shape((x.shape[3], x.shape[1], x.shape[2]), name)[1:]
+            y = pool.avg_pool_forward(x, layer.kernel_pair, layer.stride_pair, layer.padding_pair, out_hw,
+                                    layer.count_include_pad)
+            self.cache[name] = (needs_grad, x.shape)
+        elif isinstance(layer, GlobalAvgPool):
+            y = x.mean(axis=(1, 2))
+            self.cache[name] = (needs_grad, x.shape)
+        elif isinstance(layer, Flatten):
+            self.cache[name] = (needs_grad, x.shape)
+            y = np.ascontiguousarray(x.transpose(0, 3, 1, 2)).reshape(x.shape[0], -1) if x.ndim == 4 else x
+        else:
+            raise TypeError(f"{name}: the training engine has no backward for {layer.kind}")
+        return y
+
+    # -- backward -----------------------------------------------------------------------------
+    def backward(self, module, dy, prefix):
+        """The gradient with respect to ``module``'s input, or ``None`` where none is needed."""
+        if isinstance(module, Layer):
+            return self.leaf_backward(module, prefix or module.kind.lower(), dy)
+        if isinstance(module, Sequential):
+            for child_name, child in reversed(module.children):
+                if dy is None:
+                    return None
+                dy = self.backward(child, dy, join_name(prefix, child_name))
+            return dy
+        widths = self.cache[("merge", prefix)]
+        if module.merge == "add":
+            parts = [dy] * len(widths)
+        else:
+            bounds = np.cumsum([0, *widths])
+            parts = [dy[..., a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        total = None
+        for (name, child), part in zip(module.children, parts):
+            dx = self.backward(child, np.ascontiguousarray(part), join_name(prefix, name))
+            if dx is not None:
+                total = dx if total is None else total + dx
+        return total
+
+    def leaf_backward(self, layer, name, dy):
+        needs_grad, *saved = self.cache[name]
+        macs = self.macs[name][1]
+        if isinstance(layer, Conv2d):
+            (x,) = saved
+            dx, dw, db = bw.conv2d_backward(dy, x, self.params[name]["weight"], layer.bias, layer.stride_pair,
+                                            layer.pads(), layer.dilation_pair, layer.groups, needs_grad, macs)
+            self._store(name, dw, db)
+            return dx
+        if isinstance(layer, Linear):
+            (x,) = saved
+            dx, dw, db = bw.linear_backward(dy, x, self.params[name]["weight"], layer.bias, needs_grad, macs)
+            self._store(name, dw, db)
+            return dx
+        if isinstance(layer, BatchNorm2d):
+            x, mean, inv_std = saved
+            dx, dgamma, dbeta = bw.batch_norm_backward(dy, x, mean, inv_std, self.params[name]["weight"])
+            self._store(name, dgamma, dbeta)
+            return dx if needs_grad else None
+        if not needs_grad:
+            return None
+        if isinstance(layer, ReLU):
+            return bw.relu_backward(dy, saved[0])
+        if isinstance(layer, MaxPool2d):
+            x, y = saved
+            return pool.max_pool_backward(dy, x, y, layer.kernel_pair, layer.stride_pair, layer.padding_pair)
+        if isinstance(layer, AvgPool2d):
+            return pool.avg_pool_backward(dy, saved[0], layer.kernel_pair, layer.stride_pair, layer.padding_pair,
+                                        layer.count_include_pad)
+        if isinstance(layer, GlobalAvgPool):
+            return pool.global_avg_pool_backward(dy, saved[0])
+        (shape,) = saved                                    # Flatten
+        if len(shape) != 4:
+            return dy
+        n, h, w, c = shape
+        return np.ascontiguousarray(dy.reshape(n, c, h, w).transpose(0, 2, 3, 1))
+
+    def _store(self, name, dweight, dbias):
+        self.grads[name] = {"weight": dweight} if dbias is None else {"weight": dweight, "bias": dbias}
+
+    def kept_bytes(self, x):
+        arrays = {id(x): x}
+        for entry in self.cache.values():
+            if isinstance(entry, tuple):
+                arrays.update((id(a), a) for a in entry[1:] if isinstance(a, np.ndarray))
+        return sum(a.nbytes for a in arrays.values())
+
+
+def gradients(model, params, x, labels, update_stats=True, backward=True):
+    """Loss and gradients of mean softmax cross-entropy for the batch ``x`` ``(N, C, H, W)``.
+
+    ``params`` holds float arrays of one dtype (``x`` is converted to it). With
+    ``update_stats``, batch norms' running statistics in ``params`` are replaced
+    by their updated values (new arrays: parameter arrays are never edited in place).
+    ``backward=False`` stops after the loss (``grads`` is empty).
+    """
+    dtype = next(a.dtype for p in params.values() for a in p.values())
+    x = np.asarray(x, dtype=dtype)
+    trace(model, x.shape[1:])
+    run = _Run(params)
+    x_in = np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if x.ndim == 4 else x
+    logits, _ = run.forward(model, x_in, "", False)
+    loss, dlogits = bw.softmax_cross_entropy(logits, np.asarray(labels))
+    kept = run.kept_bytes(x_in)
+    if backward:
+        run.backward(model, dlogits, "")
+    if update_stats:
+        for name, stats in run.stats.items():
+            params[name].update(stats)
+    macs = {name: (sum(f), sum(b)) for name, (f, b) in run.macs.items()}
+    return Pass(loss, logits, run.grads, macs, kept)
+
+
+def _input_needs_grad(module, prefix, needs, flags):
+    """Fill ``flags`` with leaf name -> whether its input needs a gradient; return the same for
+    the module's output (true once any layer with parameters has been passed)."""
+    if isinstance(module, Layer):
+        name = prefix or module.kind.lower()
+        flags[name] = needs
+        return needs or isinstance(module, (Conv2d, Linear, BatchNorm2d))
+    if isinstance(module, Sequential):
+        for child_name, child in module.children:
+            needs = _input_needs_grad(child, join_name(prefix, child_name), needs, flags)
+        return needs
+    outs = [_input_needs_grad(child, join_name(prefix, name), needs, flags) for name, child in module.children]
+    return any(outs)
+
+
+def analytic_macs(model, input_shape, batch=1):
+    """``(forward, backward)`` MACs of one training step from the layer counts (no arrays).
+
+    Forward: the usual count. Backward: each convolution and dense layer computes
+    its weight gradient (as many MACs as its forward) and, unless its input needs
+    no gradient, its input gradient (as many again).
+
+    Examples
+    --------
+    >>> from helpers.layers import Conv2d, GlobalAvgPool, Linear
+    >>> net = Sequential(("conv", Conv2d(4, 3, padding=1)), ("gap", GlobalAvgPool()), ("fc", Linear(2)))
+    >>> analytic_macs(net, (1, 5, 5))          # conv 900, fc 8: backward 900 + 2 * 8
+    (908, 916)
+    """
+    from helpers.model import walk
+    flags = {}
+    _input_needs_grad(model, "", False, flags)
+    forward = backward = 0
+    for row in walk(model, input_shape, batch):
+        forward += row.macs
+        if row.kind in ("Conv2d", "Linear"):
+            backward += row.macs * (2 if flags[row.name] else 1)
+    return forward, backward

@@ -1,0 +1,136 @@
+"""``python -m helpers bench MODEL --train``: time a training step against PyTorch.
+
+A step is forward (batch norm on batch statistics), softmax cross-entropy,
+backward and an SGD update (momentum 0.9, weight decay 5e-4). The engine and,
+when ``torch`` is importable, PyTorch train the same network from the same
+weights on the same batch; their steps alternate, so that both see the same
+machine load, and the medians are compared. PyTorch runs twice: on its default
+threads, and on one thread (on a loaded machine its thread team can lose far more
+than it gains). Times on a shared machine are noisy: read the ratios of one run,
+not absolute times across runs.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from helpers import zoo
+from helpers.engine import bench, torch_bridge, train
+from helpers.engine.fit import init_params
+from helpers.engine.optim import SGD
+from helpers.formulas import flops
+from helpers.model import trace
+
+__all__ = ["run", "format_text", "main"]
+
+LR, MOMENTUM, WEIGHT_DECAY = 0.01, 0.9, 5e-4
+
+
+def _engine_step(model, params, x, labels):
+    sgd = SGD(LR, MOMENTUM, WEIGHT_DECAY)
+
+    def step():
+        result = train.gradients(model, params, x, labels)
+        sgd.step(params, result.grads)
+        return result.loss
+    return step
+
+
+def _torch_step(model, params, shape, x, labels, threads=None):
+    """A PyTorch step; with ``threads``, torch runs it on that many threads (then restores)."""
+    import torch
+    module, _ = torch_bridge.trainable(model, params, shape)
+    opt = torch.optim.SGD(module.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(labels)
+
+    def step():
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads or before)
+        try:
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(module(xt), yt)
+            loss.backward()
+            opt.step()
+            return loss.item()
+        finally:
+            torch.set_num_threads(before)
+    return step
+
+
+def _timed(step):
+    start = time.perf_counter()
+    loss = step()
+    return time.perf_counter() - start, loss
+
+
+def run(model_name, batches=(64, 128), repeats=7, warmup=2, use_torch=True, log=None):
+    """Time training steps of ``model_name``; returns the JSON-able report."""
+    entry = zoo.entry(model_name)
+    model, shape = entry.build(), entry.input_shape
+    classes = trace(model, shape)[-1][3][0]
+    results = []
+    for batch in sorted(set(batches)):
+        if log:
+            log(f"batch {batch} ...")
+        x = bench.random_batch(batch, shape)
+        labels = np.random.default_rng(batch).integers(0, classes, batch)
+        steps = {"engine": _engine_step(model, init_params(model, shape, seed=0), x, labels)}
+        if use_torch and torch_bridge.available():
+            steps["torch"] = _torch_step(model, init_params(model, shape, seed=0), shape, x, labels)
+            steps["torch_1thread"] = _torch_step(model, init_params(model, shape, seed=0), shape, x, labels, 1)
+        first = {name: _timed(step)[1] for name, step in steps.items()}   # same weights: same loss
+        for _ in range(warmup - 1):
+            for step in steps.values():
+                step()
+        times = {name: [] for name in steps}
+        for _ in range(repeats):
+            for name, step in steps.items():
+                times[name].append(_timed(step)[0])
+        forward, backward = train.analytic_macs(model, shape, batch)
+        engine_s = statistics.median(times["engine"])
+        result = {"batch": batch, "engine_ms": round(1e3 * engine_s, 2), "torch_ms": None,
+                  "forward_macs": forward, "backward_macs": backward,
+                  "engine_gflops": round(flops(forward + backward) / engine_s / 1e9, 2),
+                  "first_loss": first["engine"]}
+        if "torch" in steps:
+            torch_s, single_s = statistics.median(times["torch"]), statistics.median(times["torch_1thread"])
+            result.update(torch_ms=round(1e3 * torch_s, 2), engine_over_torch=round(engine_s / torch_s, 3),
+                          torch_1thread_ms=round(1e3 * single_s, 2),
+                          engine_over_torch_1thread=round(engine_s / single_s, 3),
+                          first_loss_torch=first["torch"])
+        results.append(result)
+    return {"model": model_name, "input": list(shape), "env": bench.environment(), "results": results}
+
+
+def format_text(report):
+    """The human-readable form of a :func:`run` report."""
+    env = report["env"]
+    lines = [f"{report['model']} training step (forward, backward, SGD update) on "
+             f"{'x'.join(map(str, report['input']))}: numpy {env['numpy']}, {env['blas_threads']} BLAS threads, "
+             f"{env['cpus']} CPUs" + (f", torch {env['torch']} ({env['torch_threads']} threads)"
+                                      if "torch" in env else ", torch not installed")]
+    for r in report["results"]:
+        line = (f"batch {r['batch']}: engine {r['engine_ms']:,.1f} ms ({r['engine_gflops']:.1f} GFLOP/s over "
+                f"{r['forward_macs'] + r['backward_macs']:,} MACs)")
+        if r["torch_ms"]:
+            line += (f"\n  torch {r['torch_ms']:,.1f} ms (engine/torch {r['engine_over_torch']:.2f}),"
+                     f" torch on 1 thread {r['torch_1thread_ms']:,.1f} ms (engine/torch {r['engine_over_torch_1thread']:.2f});"
+                     f" first loss {r['first_loss']:.5f} engine, {r['first_loss_torch']:.5f} torch")
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def main(args):
+    """Entry point for ``bench MODEL --train``."""
+    report = run(args.model, args.batch, args.repeats, args.warmup, not args.no_torch,
+                 log=lambda m: print(m, file=sys.stderr) if not args.json else None)
+    if args.json:
+        import json
+        print(json.dumps(report))
+    else:
+        print(format_text(report))
+    return 0
