@@ -45,3 +45,24 @@ Training (the numpy engine's backward pass, notebook 11):
   forward or backward; so a training step is 3 x forward MACs minus the first
   layer's forward MACs."""
 """The training-cost convention, as prose (the README repeats it)."""
+
+
+def _markdown(text):
+    """RST prose -> Markdown: ``:math:`x``` -> ``$x$``, ``10**6`` -> ``$10^{6}$``,
+    double backticks -> single, `` x `` (times) -> `` × ``."""
+    import re
+    text = re.sub(r":math:`([^`]*)`", r"$\1$", text)
+    text = re.sub(r"(\d+)\*\*(\d+)", r"$\1^{\2}$", text)
+    return text.replace("``", "`").replace(" x ", " × ")
+
+
+MARKDOWN = _markdown(TEXT)
+"""The conventions as Markdown, for ``IPython.display.Markdown`` in a notebook.
+
+Examples
+--------
+>>> "**MAC**" in MARKDOWN and ":math:" not in MARKDOWN and "``" not in MARKDOWN
+True
+>>> "$10^{6}$" in MARKDOWN
+True
+"""

@@ -1,9 +1,12 @@
 """The numpy inference engine: runs zoo models for real, and measures them.
 
 - :mod:`~helpers.engine.forward`: the forward pass (``forward``, ``init_params``).
-- :mod:`~helpers.engine.kernels`: NHWC kernels (im2col + GEMM, pooling, LRN) and workspaces.
+- :mod:`~helpers.engine.kernels`: convolution (im2col or plain GEMMs, fused epilogues, batch-norm folding) and dense layers.
 - :mod:`~helpers.engine.winograd`: Winograd F(2×2, 3×3) for large 3 × 3 layers.
-- :mod:`~helpers.engine.blas`: switching OpenBLAS's thread count for per-core pipelines.
+- :mod:`~helpers.engine.buffers`: workspaces and the pool of activation buffers kept between passes.
+- :mod:`~helpers.engine.threads`: switching OpenBLAS's thread count; the per-core pipelines.
+- :mod:`~helpers.engine.pooling`: pooling, LRN and space-to-depth.
+- :mod:`~helpers.engine.nhwc`: padding and sliding-window views of NHWC batches.
 - :mod:`~helpers.engine.bench`: ``python -m helpers bench``: timings, GEMM peak, memory.
 - :mod:`~helpers.engine.torch_bridge`: the same network in PyTorch, when it is installed.
 - Training: :mod:`~helpers.engine.train` (a training pass: loss, gradients, MACs, kept memory),
@@ -13,6 +16,6 @@
   :mod:`~helpers.engine.train_bench` (``bench MODEL --train``).
 """
 
-from helpers.engine.forward import forward, init_params, param_count
+from helpers.engine.forward import clear_weight_caches, forward, init_params, param_count
 
-__all__ = ["forward", "init_params", "param_count"]
+__all__ = ["forward", "init_params", "param_count", "clear_weight_caches"]

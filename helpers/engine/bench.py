@@ -3,15 +3,19 @@
 For each batch size (run in ascending order): the median time of every layer
 over ``--repeats`` profiled runs after ``--warmup`` runs, its MACs, achieved
 GFLOP/s and share of this process's float32 GEMM peak; the median end-to-end
-time; the peak resident memory next to its budget: weights + the two largest
-activations + the engine's workspaces and cached derived weights + the
+time; the peak resident memory next to its budget: weights + the activation
+buffers the engine holds (shown beside the two largest activations, the least
+a chain of layers needs) + its workspaces and cached derived weights + the
 interpreter's baseline (measured before the weights are built). Nothing else
 is deducted: the input batch, the BLAS's buffers and malloc's slack all count
 against the engine.
 If ``torch`` is importable, the same network with the same weights runs side
-by side (its outputs compared, its leaves timed with hooks) and engine/torch
-ratios are reported. Times are noisy on shared machines: read the ratios of
-one run, not absolute numbers across runs.
+by side in both of torch's memory formats (NCHW and channels-last): the engine
+and the two torch modules run in turns, so that a change in the machine's load
+hits all three alike, and engine/torch is reported against the faster one; the
+outputs are compared and torch's layers timed with hooks in runs of their own.
+Times are noisy on shared machines: read the ratios of one run, not absolute
+numbers across runs.
 """
 
 from __future__ import annotations
@@ -23,15 +27,13 @@ import time
 
 import numpy as np
 
-from helpers.engine import blas
-from helpers import engine
-from helpers.engine import kernels
-from helpers.engine import torch_bridge, winograd
-from helpers import zoo
+from helpers import engine, zoo
+from helpers.engine import kernels, threads, torch_bridge, winograd
+from helpers.engine.buffers import POOL
 from helpers.formulas import flops
 from helpers.summaries import summary
 
-__all__ = ["environment", "gemm_peak", "copy_bandwidth", "random_batch", "time_forward", "run", "format_text"]
+__all__ = ["copy_bandwidth", "environment", "format_text", "gemm_peak", "random_batch", "run", "time_forward"]
 
 
 def environment():
@@ -43,7 +45,7 @@ def environment():
     except (AttributeError, KeyError, TypeError):
         pass
     env = {"numpy": np.__version__, "blas": library, "cpus": os.cpu_count(),
-           "blas_threads": blas.threads(),
+           "blas_threads": threads.threads(),
            "variables": {k: v for k, v in sorted(os.environ.items())
                          if k.startswith(("OPENBLAS_", "OMP_", "MKL_", "GOTO"))}}
     if torch_bridge.available():
@@ -120,35 +122,64 @@ def _current_rss_mib():
         return _rss_mib()
 
 
-def _torch_times(module, names, x, repeats, warmup):
-    """Median end-to-end and per-leaf times of a torch module (leaves timed with hooks)."""
+def _torch_modules(model, params, shape):
+    """The model in torch with the engine's weights, in both memory formats:
+    ``{"nchw": (module, leaves), "channels_last": (module, leaves)}``."""
     import torch
-    stamps = {}
+    made = {}
+    for layout in ("nchw", "channels_last"):
+        leaves = {}
+        module = torch_bridge.to_torch(model, params, shape, leaves=leaves)
+        if layout == "channels_last":
+            module = module.to(memory_format=torch.channels_last)
+        made[layout] = (module, leaves)
+    return made
 
-    def pre(name):
-        return lambda *_: stamps.__setitem__(name, time.perf_counter())
 
-    def post(name):
-        return lambda *_: per_leaf[name].append(time.perf_counter() - stamps[name])
+def _torch_input(x, layout):
+    import torch
+    xt = torch.from_numpy(x)
+    return xt.contiguous(memory_format=torch.channels_last) if layout == "channels_last" and xt.ndim == 4 else xt
 
-    per_leaf = {name: [] for name in names}
-    handles = []
-    for name, leaf in names.items():
-        handles += [leaf.register_forward_pre_hook(pre(name)), leaf.register_forward_hook(post(name))]
+
+def _side_by_side(model, params, x, modules, repeats, warmup):
+    """Median end-to-end times (ms) of the engine and of each torch module, run in turns
+    (engine, torch NCHW, torch channels-last, engine, ...) so that a change in the
+    machine's load hits them alike; and the torch outputs."""
+    import torch
+    runs = {"engine": lambda: engine.forward(model, params, x)}
+    inputs = {layout: _torch_input(x, layout) for layout in modules}
+    for layout, (module, _) in modules.items():
+        runs[layout] = lambda m=module, xt=inputs[layout]: m(xt)
+    times, outputs = {name: [] for name in runs}, {}
     with torch.inference_mode():
-        xt = torch.from_numpy(x)
         for _ in range(warmup):
-            module(xt)
-        for times in per_leaf.values():
-            times.clear()
-        total = []
+            for run_once in runs.values():
+                run_once()
         for _ in range(repeats):
-            start = time.perf_counter()
-            out = module(xt)
-            total.append(time.perf_counter() - start)
+            for name, run_once in runs.items():
+                start = time.perf_counter()
+                out = run_once()
+                times[name].append(time.perf_counter() - start)
+                outputs[name] = out
+    return ({name: 1e3 * statistics.median(t) for name, t in times.items()},
+            {name: np.asarray(out) for name, out in outputs.items() if name != "engine"})
+
+
+def _torch_leaf_times(module, leaves, xt, repeats):
+    """Median time (ms) of every leaf of a torch module, timed with hooks (in runs of
+    their own: the hooks' overhead stays out of the end-to-end times)."""
+    import torch
+    stamps, per_leaf, handles = {}, {name: [] for name in leaves}, []
+    for name, leaf in leaves.items():
+        handles += [leaf.register_forward_pre_hook(lambda *_, n=name: stamps.__setitem__(n, time.perf_counter())),
+                    leaf.register_forward_hook(lambda *_, n=name: per_leaf[n].append(time.perf_counter() - stamps[n]))]
+    with torch.inference_mode():
+        for _ in range(repeats):
+            module(xt)
     for h in handles:
         h.remove()
-    return 1e3 * statistics.median(total), {n: 1e3 * statistics.median(t) for n, t in per_leaf.items()}, out.numpy()
+    return {n: 1e3 * statistics.median(t) for n, t in per_leaf.items()}
 
 
 def random_batch(batch, shape):
@@ -192,28 +223,35 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
             layers.append({"name": row.name, "kind": row.kind, "ms": round(ms, 3), "macs": row.macs,
                            "gflops": round(gflops, 1), "peak_share": round(gflops / peak, 3),
                            "bytes": profiles[-1][i].bytes})
-        workspace = kernels.workspace_bytes() + winograd.cache_bytes()
+        workspace, activations = kernels.workspace_bytes() + winograd.cache_bytes(), POOL.held_bytes()
         two_largest = sum(sorted((r.activations * 4 for r in s.rows), reverse=True)[:2])
-        budget = (s.weight_bytes() + two_largest + workspace) / 2**20
+        budget = (s.weight_bytes() + activations + workspace) / 2**20
         results.append({"batch": batch, "engine_ms": round(1e3 * statistics.median(totals), 2),
                         "torch_ms": None, "gemm_peak_gflops": round(peak, 1),
                         "peak_rss_mib": round(rss, 1) if measured else None,
                         "baseline_rss_mib": round(baseline, 1) if measured else None,
                         "workspace_mib": round(workspace / 2**20, 1),
+                        "activation_buffers_mib": round(activations / 2**20, 1),
+                        "two_largest_activations_mib": round(two_largest / 2**20, 1),
                         "rss_ratio": round((rss - baseline) / max(budget, 1e-9), 3) if measured else None,
                         "rss_budget_mib": round(budget + baseline, 1) if measured else None,
                         "layers": layers, "_y": y})
         del x, y          # the next batch's peak should not include this one's input
     if use_torch and torch_bridge.available():
-        leaves = {}
-        module = torch_bridge.to_torch(model, params, shape, leaves=leaves)
+        modules = _torch_modules(model, params, shape)
         for result in results:
-            t_ms, per_leaf, ty = _torch_times(module, leaves, random_batch(result["batch"], shape), repeats, warmup)
-            result["torch_ms"] = round(t_ms, 2)
-            result["engine_over_torch"] = round(result["engine_ms"] / t_ms, 3)
-            result["max_rel_error"] = float(np.abs(result["_y"] - ty).max() / (np.abs(ty).max() or 1))
-            for layer in result["layers"]:
-                layer["torch_ms"] = round(per_leaf[layer["name"]], 3)
+            x = random_batch(result["batch"], shape)
+            ms, outputs = _side_by_side(model, params, x, modules, repeats, warmup)
+            result.update({"engine_side_ms": round(ms["engine"], 2), "torch_ms": round(ms["nchw"], 2),
+                           "torch_cl_ms": round(ms["channels_last"], 2),
+                           "engine_over_torch": round(ms["engine"] / min(ms["nchw"], ms["channels_last"]), 3),
+                           "max_rel_error": max(float(np.abs(result["_y"] - ty).max() / (np.abs(ty).max() or 1))
+                                                for ty in outputs.values())})
+            for layout, key in (("nchw", "torch_ms"), ("channels_last", "torch_cl_ms")):
+                module, leaves = modules[layout]
+                per_leaf = _torch_leaf_times(module, leaves, _torch_input(x, layout), repeats)
+                for layer in result["layers"]:
+                    layer[key] = round(per_leaf[layer["name"]], 3)
     for result in results:
         del result["_y"]
     return {"model": model_name, "env": environment(), "results": results}
@@ -224,7 +262,8 @@ def _memory_text(r):
     if r["peak_rss_mib"] is None:
         return "peak RSS not measured (no getrusage or /proc on this platform)"
     return (f"peak RSS {r['peak_rss_mib']:,.0f} MiB "
-            f"(budget {r['rss_budget_mib']:,.0f} MiB = weights + two largest activations + "
+            f"(budget {r['rss_budget_mib']:,.0f} MiB = weights + {r['activation_buffers_mib']:,.0f} MiB "
+            f"activation buffers (two largest activations: {r['two_largest_activations_mib']:,.0f} MiB) + "
             f"{r['workspace_mib']:,.0f} MiB workspace and cached derived weights + "
             f"{r['baseline_rss_mib']:,.0f} MiB baseline; ratio {r['rss_ratio']:.2f})")
 
@@ -236,14 +275,16 @@ def format_text(report):
              f"threads, {env['cpus']} CPUs, variables {env['variables'] or 'none'}"
              + (f", torch {env['torch']} ({env['torch_threads']} threads)" if "torch" in env else ", torch not installed")]
     for r in report["results"]:
-        torch_part = (f"   torch {r['torch_ms']:,.1f} ms   engine/torch {r['engine_over_torch']:.2f}"
-                      f"   max rel. error {r['max_rel_error']:.1e}" if r["torch_ms"] else "")
-        lines += ["", f"batch {r['batch']}: engine {r['engine_ms']:,.1f} ms{torch_part}",
+        torch_part = (f"\n  side by side, in turns: engine {r['engine_side_ms']:,.1f} ms, torch {r['torch_ms']:,.1f} ms "
+                      f"(NCHW) / {r['torch_cl_ms']:,.1f} ms (channels-last); engine/faster torch "
+                      f"{r['engine_over_torch']:.2f}; max rel. error {r['max_rel_error']:.1e}" if r["torch_ms"] else "")
+        lines += ["", f"batch {r['batch']}: engine {r['engine_ms']:,.1f} ms (profiled){torch_part}",
                   f"  GEMM peak {r['gemm_peak_gflops']:.0f} GFLOP/s; " + _memory_text(r),
-                  f"  {'layer':<24}{'ms':>9}{'MACs':>16}{'GFLOP/s':>9}{'of peak':>9}" + ("   torch ms" if r["torch_ms"] else "")]
+                  f"  {'layer':<24}{'ms':>9}{'MACs':>16}{'GFLOP/s':>9}{'of peak':>9}"
+                  + ("   torch ms    cl ms" if r["torch_ms"] else "")]
         for layer in r["layers"]:
-            if layer["ms"] >= 0.05 or layer["macs"]:
-                extra = f"{layer['torch_ms']:>11.2f}" if "torch_ms" in layer else ""
+            if layer["ms"] >= 0.05 or layer["macs"] or layer.get("torch_ms", 0) >= 0.05:
+                extra = f"{layer['torch_ms']:>11.2f}{layer['torch_cl_ms']:>9.2f}" if "torch_ms" in layer else ""
                 lines.append(f"  {layer['name']:<24}{layer['ms']:>9.2f}{layer['macs']:>16,}"
                              f"{layer['gflops']:>9.0f}{layer['peak_share']:>8.0%}{extra}")
     return "\n".join(lines)

@@ -12,20 +12,42 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.engine.kernels import items_per_block, new_output, pad_nhwc, pipelines, segments, workspace
+from helpers.engine.kernels import (
+    finish,
+    items_per_block,
+    new_output,
+    pad_nhwc,
+    pipelines,
+    segments,
+    workspace,
+)
 
-__all__ = ["WINOGRAD_MIN_TILES", "winograd_applies", "winograd_weights", "conv2d_winograd", "cache_bytes", "BLOCK_BYTES"]
+__all__ = ["BLOCK_BYTES", "WINOGRAD_MIN_TILES", "cache_bytes", "clear_cache", "conv2d_winograd", "winograd_applies", "winograd_weights"]
 
 
-def winograd_applies(kernel, stride, dilation, groups, tiles):
-    """Whether the Winograd kernel is used: 3x3, stride 1, dilation 1, ungrouped, and
-    enough output tiles (``tiles``) for the sixteen GEMMs to be efficient."""
+def winograd_applies(kernel, stride, dilation, groups, tiles, channels=None):
+    """Whether the Winograd kernel is used: 3x3, stride 1, dilation 1, ungrouped, with
+    enough output tiles (``tiles``, in the batch) and channels (``channels``, the smaller of
+    ``C_in`` and ``C_out``; ``None``: not limited) for the sixteen GEMMs to be efficient.
+
+    >>> winograd_applies((3, 3), (1, 1), (1, 1), 1, tiles=49, channels=256)     # ResNet-50, 14x14
+    True
+    >>> winograd_applies((3, 3), (1, 1), (1, 1), 1, tiles=784, channels=64)     # 56x56, narrow
+    False
+    """
     return (kernel == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1
-            and tiles >= WINOGRAD_MIN_TILES)
+            and tiles >= WINOGRAD_MIN_TILES and (channels is None or channels >= WINOGRAD_MIN_CHANNELS))
 
 
-WINOGRAD_MIN_TILES = 512
-"""Below this many 2x2 output tiles in a batch, im2col's single GEMM is faster."""
+WINOGRAD_MIN_TILES = 40
+"""Below this many 2x2 output tiles in a batch, im2col's single GEMM is faster: on
+ResNet-50's last 3x3 layer at batch 1 (16 tiles, 512 channels) Winograd took 1.4 times
+as long, on the 14x14 one (49 tiles, 256 channels) 0.6 times (2 pipelines)."""
+
+WINOGRAD_MIN_CHANNELS = 128
+"""Below this many channels the transforms cost about what the saved multiplies save:
+64-channel layers ran at 0.9-1.1 times im2col's time on 56x56 and 224x224 inputs
+(ResNet-50, VGG-16), 128 to 512 channels at 0.5-0.8 times."""
 
 BLOCK_BYTES = 16 * 2**20
 """Bound on each pipeline's buffers. The sixteen GEMMs have as many rows as the block
@@ -95,7 +117,12 @@ def cache_bytes():
     return sum(entry[1].nbytes for entry in _U_CACHE.values())
 
 
-def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None):
+def clear_cache():
+    """Forget the cached transformed weights."""
+    _U_CACHE.clear()
+
+
+def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, add=None):
     """3x3, stride 1, dilation 1, ungrouped convolution by Winograd F(2x2, 3x3).
 
     Each 4x4 input tile gives a 2x2 output tile with 16 multiplies per
@@ -105,7 +132,9 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None):
     The rows of tiles of the batch are split between the pipelines
     (:func:`helpers.kernels.pipelines`, one per core), each transforming, multiplying and
     transforming back a block of rows at a time in buffers of about ``budget``
-    bytes (default ``BLOCK_BYTES``). Returns ``(y, workspace_bytes)``.
+    bytes (default ``BLOCK_BYTES``). The bias, ``add`` (a residual of the output's
+    shape) and ``relu`` are applied to each block of output rows as soon as it is
+    transformed (:func:`helpers.kernels.finish`). Returns ``(y, workspace_bytes)``.
     """
     n, _, _, c_in = x.shape
     c_out = weight.shape[0]
@@ -139,10 +168,10 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None):
                 tiles = (y[image:image + 1, 2 * r0:2 * r1] if exact else
                          workspace(f"wino_out{thread}", (1, 2 * (r1 - r0), 2 * tw, c_out)))
                 _output_transform(m[:, offset * tw:(offset + r1 - r0) * tw], tiles, 1, r1 - r0, tw, thread)
+                inside = min(oh, 2 * r1) - 2 * r0
                 if not exact:
-                    inside = min(oh, 2 * r1) - 2 * r0
                     np.copyto(y[image, 2 * r0:2 * r0 + inside], tiles[0, :inside, :ow])
+                finish(y[image, 2 * r0:2 * r0 + inside].reshape(-1, c_out), bias,
+                       None if add is None else add[image, 2 * r0:2 * r0 + inside].reshape(-1, c_out), relu)
     pipelines(n * th, work)
-    if bias is not None:
-        y += bias
     return y, sum(held) + (xp.nbytes if xp is not x else 0)

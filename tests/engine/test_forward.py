@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from helpers import engine, zoo
-from helpers.engine import blas
+from helpers.engine import threads
 from helpers.engine import kernels
 from helpers.engine import winograd
 from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, GlobalAvgPool, Linear,
@@ -66,7 +66,7 @@ def test_winograd_equals_im2col(batch, c_in, c_out, size, seed):
 def pipeline_mode(serial):
     """The BLAS switch as found, or (``serial``) as if the BLAS could not be switched."""
     from unittest import mock
-    return mock.patch.object(blas, "_FUNCTIONS", (None, None)) if serial else contextlib.nullcontext()
+    return mock.patch.object(threads, "_FUNCTIONS", (None, None)) if serial else contextlib.nullcontext()
 
 
 @pytest.mark.parametrize("serial", [False, True], ids=["two pipelines", "serial fallback"])
@@ -119,14 +119,14 @@ def test_segments_cover_the_range_within_images(start, length, per_image):
 
 
 def test_blas_switch_is_restored_and_optional(monkeypatch):
-    before = blas.threads()
-    with blas.single_threaded() as cores:
+    before = threads.threads()
+    with threads.single_threaded() as cores:
         assert cores == before
-        assert blas.threads() == (1 if cores else None)
-    assert blas.threads() == before
-    monkeypatch.setattr(blas, "_FUNCTIONS", (None, None))
-    with blas.single_threaded() as cores:
-        assert cores is None and blas.threads() is None
+        assert threads.threads() == (1 if cores else None)
+    assert threads.threads() == before
+    monkeypatch.setattr(threads, "_FUNCTIONS", (None, None))
+    with threads.single_threaded() as cores:
+        assert cores is None and threads.threads() is None
     seen = []
     kernels.pipelines(5, lambda thread, i, j: seen.append((thread, i, j)))
     assert seen == [(0, 0, 5)]
@@ -137,7 +137,7 @@ def test_one_pipeline_per_blas_thread(monkeypatch, cores):
     """As many pipelines as the BLAS had threads, covering the range once, each seeing a
     single-threaded BLAS; the thread count is restored afterwards."""
     state = {"threads": cores}
-    monkeypatch.setattr(blas, "_FUNCTIONS", (lambda: state["threads"], lambda n: state.update(threads=n)))
+    monkeypatch.setattr(threads, "_FUNCTIONS", (lambda: state["threads"], lambda n: state.update(threads=n)))
     seen = []
     kernels.pipelines(11, lambda part, i, j: seen.append((part, i, j, state["threads"])))
     assert sorted(p for p, *_ in seen) == list(range(cores))

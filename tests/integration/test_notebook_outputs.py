@@ -41,6 +41,26 @@ DESIGN_PARAMS = (3 * 3 * 3 * 64 + 64) + inception_params(64, 32, 48, 64, 8, 16, 
     + inception_params(128, 64, 64, 96, 16, 48, 32) + inception_params(240, 96, 96, 128, 24, 64, 64) \
     + 352 * 10 + 10
 
+def field_sizes(layers):
+    """Receptive-field recurrence on (name, kernel, stride): [(name, size, jump)] after each layer."""
+    size, jump, out = 1, 1, []
+    for name, k, s in layers:
+        size, jump = size + (k - 1) * jump, jump * s
+        out.append((name, size, jump))
+    return out
+
+
+ALEX_SPATIAL = [("conv1", 11, 4), ("pool1", 3, 2), ("conv2", 5, 1), ("pool2", 3, 2), ("conv3", 3, 1),
+                ("conv4", 3, 1), ("conv5", 3, 1), ("pool5", 3, 2)]
+# zoo tiny-cnn, 3x16x16: conv 3x3 pad 1 -> 4 maps; maxpool 2; conv 3x3 stride 2 -> 8 maps of 3x3;
+# avgpool 3 stride 1 pad 1; dense 72 -> 10. (params, MACs) per layer with weights.
+TINY = {"conv1": (4 * 3 * 9 + 4, 16 * 16 * 4 * 3 * 9), "conv2": (8 * 4 * 9 + 8, 3 * 3 * 8 * 4 * 9),
+        "fc": (72 * 10 + 10, 72 * 10)}
+GEMV = 4096**2 / (4096**2 + 2 * 4096)              # MACs per element of a 4096 x 4096 matrix-vector product
+HASWELL_GEMV = 51e9 * 2 * GEMV / 4                 # bandwidth x FLOPs per byte (Jouppi et al. 2017, Table 2)
+HD = 3 * 1024 * 2048
+
+
 # notebook 06's design: (module, input maps, 3x3 reduction, 5x5 reduction, output maps)
 DESIGN_MODULES = [("inc1", 64, 48, 8, 32 + 64 + 16 + 16), ("inc2", 128, 64, 16, 64 + 96 + 48 + 32),
                   ("inc3", 240, 96, 24, 96 + 128 + 64 + 64)]
@@ -83,11 +103,29 @@ def dense_intensity(n_in, n_out, batch=8):
 
 
 EXPECTED = {
+    "00-getting-started": [
+        *[f"{v:,}" for params, macs in TINY.values() for v in (params, macs)],
+        f"{sum(p for p, _ in TINY.values()):,}", f"{sum(m for _, m in TINY.values()):,}",
+        *[f"('{n}', '{kind}', {r}, {j})" for (n, r, j), kind in
+          zip(field_sizes([("conv1", 3, 1), ("pool1", 2, 2), ("conv2", 3, 2), ("pool2", 3, 1)]),
+              ("Conv2d", "MaxPool2d", "Conv2d", "AvgPool2d"))],
+        f"{11 * 11 * 3 * 96 + 96:,}", f"{55 * 55 * 96 * 363:,}",
+        f"{ALEX_CONV + ALEX_FC_PARAMS:,}", f"{ALEX_MACS:,}",
+        *[f"('{n}', {r}, {j})" for n, r, j in field_sizes(ALEX_SPATIAL)],
+        f"conv1 output is {(227 - 11) // 4 + 1} x {(227 - 11) // 4 + 1}",
+    ],
+    "01-arithmetic-intensity": [
+        "{1: 1, 3: 1}",                                   # eigenvalues of [[2, 1], [1, 2]]
+        f"TPU ridge {92e12 / 34e9:,.1f} ops/B", f"Haswell ridge {1.3e12 / 51e9:.1f} FLOP/B",
+        f"matvec {HASWELL_GEMV / 1e9:.2f} GFLOP/s",
+    ],
     "02-dense-layers": [f"{n * n + 2 * n:,} elements = {4 * (n * n + 2 * n) / 10**power:.1f} {unit}B"
                         for n, power, unit in ((784, 6, "M"), (3072, 6, "M"), (150528, 9, "G"),
                                                (3 * 512 * 1024, 12, "T"), (3 * 1024 * 2048, 12, "T"))],
-    "03-conv-as-gemm": [repr(math.sqrt((256 * 256 * 9) / (256 + 256)))],               # filter = activations
-    "04-padding-and-stride": [f"({(224 + 4 - 3) // 1 + 1}, {(224 + 4 - 3) // 2 + 1})",
+    "03-conv-as-gemm": [repr(math.sqrt((256 * 256 * 9) / (256 + 256))),              # filter = activations
+                        "3x3 tap: the matrix shares memory with the input: False",
+                        "1x1 tap: the matrix shares memory with the input: True"],
+    "04-padding-and-stride": [f"(F + L - 1, {(224 + 4 - 3) // 1 + 1}, {(224 + 4 - 3) // 2 + 1})",
                               f"(64, {224 * 224}, {64 * 9})", f"(64, {112 * 112}, {64 * 9})", "(2048, 16, 32)"],
     "05-alexnet-vgg": [
         # two-GPU AlexNet: conv2, conv4, conv5 see half the input maps
@@ -181,7 +219,25 @@ def tex(n):
     return f"{n:,}".replace(",", "{,}")
 
 
-WRITTEN = {
+WRITTEN = {   # numbers stated in markdown, each from first principles or a cited figure
+    "00-getting-started": [f"$4 \\cdot 2 \\cdot 2 = {4 * 2 * 2}$", f"$2 \\times 16 = {2 * 16}$",
+                           f"`conv1` added {11 - 1}", f"After `pool5` the jump is {field_sizes(ALEX_SPATIAL)[-1][2]}"],
+    "01-arithmetic-intensity": [
+        f"≈ {65536 * 2 * 700e6 / 1e12:.2f} × 10¹²",
+        f"$1024/3 \\approx {1024 / 3:.1f}$", f"$4096/4098 \\approx {4096 / 4098:.4f}$",
+        f"{4096**2 // 64**3} times the", f"$64/3 \\approx {64 / 3:.1f}$",
+        f"more than {int((64 / 3) / GEMV)} times higher", f"about {round(100 * HASWELL_GEMV / 1.3e12)} % of the peak",
+        "eigenvalues 3\nand 1",
+    ],
+    "02-dense-layers": [
+        "$N_i = " + f"{HD:,}".replace(",", "{,}") + "$", f"{HD**2 / 1e13:.1f} \\times",
+        f"more than {(HD**2 // (ALEX_CONV + ALEX_FC_PARAMS)) // 100_000 * 100_000:,}",
+        f"{(ALEX_CONV + ALEX_FC_PARAMS) / 1e6:.1f} million parameters",
+        f"multiplies the pixel count by {2 * 2} and the work and the weights by {(2 * 2)**2}",
+    ],
+    "03-conv-as-gemm": [f"{2 * 256 * 56 * 56:,} elements", f"{256 * 256 * 9:,}."],
+    "04-padding-and-stride": ["$112^2 = " + f"{112**2:,}".replace(",", "{,}") + "$ columns",
+                              "$224^2 = " + f"{224**2:,}".replace(",", "{,}") + "$)", f"covers {2 * (3 - 1) + 1} positions"],
     "08-tpu-utilisation": [
         f"(3/256)\\cdot(48/256) = {3 * 48}/{tex(65536)} \\approx {3 * 48 / 65536:.4f}",
         f"leaves {256 - 3} rows empty and the output depth {256 - 48} columns",
@@ -206,3 +262,26 @@ def test_written_numbers(notebook):
     text = written(notebook)
     missing = [value for value in WRITTEN[notebook] if value not in text]
     assert not missing, missing
+
+
+def test_notebook_01_givens_are_the_cited_figures():
+    """Notebook 01 states the machine figures as plain givens; they must be helpers.machines'."""
+    from helpers.machines import HASWELL, TPU_V1
+    nb = nbformat.read(str(ROOT / "solutions" / "01-arithmetic-intensity.ipynb"), 4)
+    values = {}
+    for cell in nb.cells:
+        if "given" in cell.metadata.get("tags", []):
+            exec(cell.source, {}, values)
+    assert (values["tpu_peak"], values["tpu_bandwidth"]) == (TPU_V1.peak, TPU_V1.bandwidth)
+    assert (values["cpu_peak"], values["cpu_bandwidth"]) == (HASWELL.peak, HASWELL.bandwidth)
+
+
+def test_shifted_gemm_copies_a_window_narrower_than_the_row():
+    """Notebook 03: a tap's window is a matrix a GEMM can read in place only when M_c = L_c."""
+    import numpy as np
+    from helpers import lowering
+    x = np.arange(2 * 6 * 6, dtype=float).reshape(2, 6, 6)
+    tap = lowering._shifted(x, 1, 1, 4, 4, 1, 1)          # 3x3 filter, tap (1, 1): M_c = 4 < L_c = 6
+    assert not np.shares_memory(tap.reshape(2, -1), x)
+    whole = lowering._shifted(x, 0, 0, 6, 6, 1, 1)        # 1x1 filter, stride 1: M_c = L_c
+    assert np.shares_memory(whole.reshape(2, -1), x)

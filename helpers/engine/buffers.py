@@ -1,0 +1,150 @@
+"""Memory the engine keeps between forward passes: named workspaces and a pool of
+activation buffers (float32, anonymous memory maps).
+
+Reusing the same memory avoids a fresh allocation, and its page faults, for
+every layer of every pass. Each buffer is a memory map of its own: unlike
+``np.empty``, whose memory may come from malloc's heap and stay there after
+it is freed (fragmenting it as buffers grow), a map is returned to the system
+as soon as its array is dropped.
+
+Examples
+--------
+>>> pool = ActivationPool()
+>>> a = pool.take((2, 3))
+>>> pool.release(a)
+>>> b = pool.take((3, 2))          # the same memory again
+>>> bool(np.shares_memory(a, b)), pool.held_bytes()
+(True, 24)
+"""
+
+from __future__ import annotations
+
+import mmap
+from math import prod
+
+import numpy as np
+
+__all__ = [
+    "POOL",
+    "ActivationPool",
+    "new_output",
+    "outputs_into",
+    "release_workspace",
+    "workspace",
+    "workspace_bytes_held",
+]
+
+_BUFFERS = {}
+
+
+def _mapped(size):
+    """``size`` float32 values in an anonymous memory map of their own."""
+    if size == 0:
+        return np.empty(0, dtype=np.float32)
+    return np.frombuffer(mmap.mmap(-1, 4 * size), dtype=np.float32)
+
+
+def workspace(key, shape):
+    """A float32 array of ``shape`` carved from a buffer kept between calls.
+
+    Buffers only grow; ``release_workspace`` frees them. Threads must use
+    different keys (the pipelines add their number).
+    """
+    size = prod(shape)
+    buf = _BUFFERS.get(key)
+    if buf is None or buf.size < size:
+        _BUFFERS.pop(key, None)
+        buf = _BUFFERS[key] = _mapped(size)
+    return buf[:size].reshape(shape)
+
+
+def workspace_bytes_held(exclude=()):
+    """Bytes of the named workspaces, except those named in ``exclude``."""
+    return sum(b.nbytes for key, b in _BUFFERS.items() if key not in exclude)
+
+
+def release_workspace():
+    """Free the cached workspaces and activation buffers; return the bytes they held."""
+    held = workspace_bytes_held() + POOL.held_bytes()
+    _BUFFERS.clear()
+    POOL.clear()
+    return held
+
+
+def _address(a):
+    return a.__array_interface__["data"][0]
+
+
+class ActivationPool:
+    """Activation buffers reused between layers and passes.
+
+    ``take(shape)`` hands out the smallest free buffer that holds ``shape``;
+    if none does, the largest free one is replaced by a bigger one (so the
+    pool holds as many buffers as were ever in use at once, each as large as
+    the largest activation it held), and only if none is free is a buffer
+    added. ``release(array)`` gives a buffer back (arrays that do not start
+    a buffer, such as slices, are ignored); ``release_all`` ends a pass.
+    """
+
+    def __init__(self):
+        self.buffers, self.free = [], set()
+
+    def take(self, shape):
+        size = prod(shape)
+        fits = [i for i in self.free if self.buffers[i].size >= size]
+        if fits:
+            index = min(fits, key=lambda i: self.buffers[i].size)
+        elif self.free:
+            index = max(self.free, key=lambda i: self.buffers[i].size)
+            self.buffers[index] = None                  # drop the old map before making the new one
+            self.buffers[index] = _mapped(size)
+        else:
+            index = len(self.buffers)
+            self.buffers.append(_mapped(size))
+        self.free.discard(index)
+        return self.buffers[index][:size].reshape(shape)
+
+    def release(self, array):
+        address = _address(array)
+        for index, buf in enumerate(self.buffers):
+            if buf.size and _address(buf) == address:
+                self.free.add(index)
+                return
+
+    def release_all(self):
+        self.free = set(range(len(self.buffers)))
+
+    def held_bytes(self):
+        return sum(b.nbytes for b in self.buffers)
+
+    def clear(self):
+        self.buffers, self.free = [], set()
+
+
+POOL = ActivationPool()
+"""The engine's activation buffers (one forward pass at a time)."""
+
+_OUTPUT = None
+
+
+def new_output(shape):
+    """A layer's result array: fresh memory, or a buffer chosen by :func:`outputs_into`."""
+    return np.empty(shape, dtype=np.float32) if _OUTPUT is None else _OUTPUT(shape)
+
+
+class outputs_into:
+    """Context manager: layer results are allocated by ``allocate(shape)`` inside it
+    (the engine uses it to take them from :data:`POOL`)."""
+
+    def __init__(self, allocate):
+        self.allocate = allocate
+
+    def __enter__(self):
+        global _OUTPUT
+        self.saved, _OUTPUT = _OUTPUT, self.allocate
+        return self
+
+    def __exit__(self, *exc):
+        global _OUTPUT
+        _OUTPUT = self.saved
+        return False

@@ -1,0 +1,248 @@
+"""One forward pass of a spec tree through the engine's kernels: which layers fuse,
+which batch norms fold, and which activation buffers each step may overwrite or
+give back (see :mod:`helpers.engine.forward` for the design).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from helpers.engine import kernels, winograd
+from helpers.engine.buffers import POOL, new_output
+from helpers.layers import (
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    GlobalAvgPool,
+    Linear,
+    LocalResponseNorm,
+    MaxPool2d,
+    ReLU,
+    SpaceToDepth,
+)
+from helpers.model import Layer, Parallel, Sequential, join_name
+
+__all__ = ["LayerTime", "Run"]
+
+
+@dataclass(frozen=True)
+class LayerTime:
+    """One layer of a profiled forward pass."""
+
+    name: str
+    kind: str
+    ms: float
+    bytes: int
+    """Bytes the layer allocated: its output plus its workspace."""
+
+
+def _release(x, y):
+    """Give ``x``'s buffer back to the pool once ``y`` has been computed from it."""
+    if y is not x and not np.shares_memory(x, y):
+        POOL.release(x)
+
+
+class Run:
+    """One forward pass. ``owned`` travels with each array: an owned array is a pool
+    buffer that the step receiving it may modify and give back once consumed; an
+    array that is not owned (the caller's input, or the input a ``Parallel`` shares
+    between its branches) is never written."""
+
+    def __init__(self, params, conv, profile):
+        self.params, self.conv, self.profile, self.times = params, conv, profile, {}
+        self.fuse = conv != "naive"
+
+    def record(self, name, kind, start, nbytes):
+        if self.profile:
+            ms = 1e3 * (time.perf_counter() - start) if start is not None else 0.0
+            self.times[name] = LayerTime(name, kind, ms, nbytes)
+
+    def module(self, module, x, owned, prefix, tail=None):
+        """Run ``module``; ``tail = (add, relu)``: add ``add`` to its result, then ReLU."""
+        if isinstance(module, Sequential):
+            return self.sequence(module.children, x, owned, prefix, tail)
+        if isinstance(module, Layer):
+            name = prefix or module.kind.lower()
+            start = time.perf_counter() if self.profile else None
+            y, work = self.layer(module, name, x, owned)
+            self.record(name, module.kind, start, (y.nbytes if y is not x else 0) + work)
+            if owned:
+                _release(x, y)
+            owned = owned or y is not x
+        else:
+            y, owned = self.parallel(module, x, owned, prefix)
+        return self.tail(y, owned, tail) if tail else (y, owned)
+
+    def tail(self, y, owned, tail):
+        add, relu = tail
+        out = y if owned else new_output(y.shape)
+        np.add(y, add, out=out)
+        if relu:
+            np.maximum(out, 0, out=out)
+        return out, True
+
+    def sequence(self, children, x, owned, prefix, tail=None):
+        """A chain; with the fast path, a convolution takes the batch norm and ReLU after it
+        (and, ending the chain, the ``tail``), and a residual ``Parallel`` its ReLU."""
+        i = 0
+        while i < len(children):
+            name, child = children[i]
+            ahead = [c for _, c in children[i + 1:i + 3]]
+            if self.fuse and isinstance(child, Conv2d):
+                bn = bool(ahead) and isinstance(ahead[0], BatchNorm2d)
+                relu = len(ahead) > bn and isinstance(ahead[bn], ReLU)
+                group = children[i:i + 1 + bn + relu]
+                i += len(group)
+                last = i == len(children)
+                x, owned = self.conv_group(group, x, owned, prefix, tail if last and not relu else None)
+                if last and tail and relu:
+                    x, owned = self.tail(x, owned, tail)
+                if last:
+                    return x, owned
+                continue
+            if (self.fuse and isinstance(child, Parallel) and child.merge == "add" and ahead
+                    and isinstance(ahead[0], ReLU)):
+                x, owned = self.residual(child, x, owned, join_name(prefix, name), join_name(prefix, children[i + 1][0]))
+                i += 2
+                continue
+            x, owned = self.module(child, x, owned, join_name(prefix, name))
+            i += 1
+        return self.tail(x, owned, tail) if tail else (x, owned)
+
+    def conv_group(self, group, x, owned, prefix, tail):
+        """A convolution with the batch norm folded into its weights and the ReLU (or
+        ``tail``) applied to each block of its output as it is computed."""
+        (name, conv), *rest = group
+        name = join_name(prefix, name)
+        start = time.perf_counter() if self.profile else None
+        p = self.params.get(name, {})
+        weight, bias = p["weight"], p.get("bias")
+        relu = any(isinstance(layer, ReLU) for _, layer in rest)
+        for part, layer in rest:
+            if isinstance(layer, BatchNorm2d):
+                weight, bias = kernels.fold_batchnorm(weight, bias, self.params[join_name(prefix, part)],
+                                                      layer.eps, conv.groups)
+        add, relu = (tail[0], tail[1]) if tail else (None, relu)
+        y, work = self.conv2d(conv, name, x, weight, bias, relu=relu, add=add)
+        self.record(name, conv.kind, start, y.nbytes + work)
+        for part, layer in rest:
+            self.record(join_name(prefix, part), layer.kind, None, 0)
+        if owned:
+            _release(x, y)
+        return y, True
+
+    def residual(self, module, x, owned, prefix, relu_name):
+        """``ReLU(main(x) + sum of the other branches)``: the other branches first, then
+        the main one (the last that is not the identity), whose last convolution adds
+        their sum and applies the ReLU to each block of its output."""
+        branches = [(join_name(prefix, name), child) for name, child in module.children]
+        main = max((i for i, (_, c) in enumerate(branches) if c != Sequential()), default=len(branches) - 1)
+        acc, acc_owned = None, False
+        for i, (name, child) in enumerate(branches):
+            if i == main:
+                continue
+            out, out_owned = self.module(child, x, False, name)
+            if acc is None:
+                acc, acc_owned = out, out_owned
+            else:
+                total = acc if acc_owned else new_output(acc.shape)
+                np.add(acc, out, out=total)
+                if out_owned:
+                    POOL.release(out)
+                acc, acc_owned = total, True
+        keep_x = acc is x or not owned
+        name, child = branches[main]
+        y, y_owned = self.module(child, x, not keep_x, name, tail=(acc, True) if acc is not None else None)
+        if acc is None:
+            y = np.maximum(y, 0, out=y if y_owned else new_output(y.shape))
+        if acc_owned:
+            _release(acc, y)
+        if owned and keep_x:
+            _release(x, y)
+        self.record(relu_name, "ReLU", None, 0)
+        return y, True
+
+    def parallel(self, module, x, owned, prefix):
+        outs = [self.module(child, x, False, join_name(prefix, name)) for name, child in module.children]
+        arrays = [y for y, _ in outs]
+        if module.merge == "add":
+            y = new_output(arrays[0].shape)
+            np.add(arrays[0], arrays[1], out=y) if len(arrays) > 1 else np.copyto(y, arrays[0])
+            for extra in arrays[2:]:
+                y += extra
+        else:
+            y = new_output(arrays[0].shape[:-1] + (sum(a.shape[-1] for a in arrays),))
+            np.concatenate(arrays, axis=-1, out=y)
+        for a, a_owned in outs:
+            if a_owned:
+                POOL.release(a)
+        if owned:
+            _release(x, y)
+        return y, True
+
+    def layer(self, layer, name, x, owned):
+        p = self.params.get(name, {})
+        if isinstance(layer, Conv2d):
+            return self.conv2d(layer, name, x, p["weight"], p.get("bias"))
+        if isinstance(layer, Linear):
+            return kernels.linear(x, p["weight"], p.get("bias")), 0
+        if isinstance(layer, ReLU):
+            return np.maximum(x, 0, out=x if owned else new_output(x.shape)), 0
+        if isinstance(layer, (Dropout,)):
+            return x, 0
+        if isinstance(layer, BatchNorm2d):
+            scale = p["weight"] / np.sqrt(p["running_var"] + layer.eps)
+            shift = p["bias"] - p["running_mean"] * scale
+            y = np.multiply(x, scale, out=x if owned else new_output(x.shape))
+            y += shift
+            return y, 0
+        if isinstance(layer, (MaxPool2d, AvgPool2d)):
+            out_hw = layer.output_shape((x.shape[3], x.shape[1], x.shape[2]), name)[1:]
+            if isinstance(layer, MaxPool2d):
+                return kernels.max_pool(x, layer.kernel_pair, layer.stride_pair, layer.padding_pair,
+                                        layer.dilation_pair, out_hw), 0
+            return kernels.avg_pool(x, layer.kernel_pair, layer.stride_pair, layer.padding_pair,
+                                    out_hw, layer.count_include_pad), 0
+        if isinstance(layer, LocalResponseNorm):
+            return kernels.local_response_norm(x, layer.size, layer.alpha, layer.beta, layer.k), 0
+        if isinstance(layer, GlobalAvgPool):
+            return x.mean(axis=(1, 2), dtype=np.float32, out=new_output((x.shape[0], x.shape[3]))), 0
+        if isinstance(layer, Flatten):
+            if x.ndim != 4:
+                return x, 0
+            y = new_output((x.shape[0], x.shape[3], x.shape[1], x.shape[2]))
+            np.copyto(y, x.transpose(0, 3, 1, 2))
+            return y.reshape(x.shape[0], -1), 0
+        if isinstance(layer, SpaceToDepth):
+            layer.output_shape((x.shape[3], x.shape[1], x.shape[2]), name)      # validates
+            return kernels.space_to_depth(x, layer.block), 0
+        raise TypeError(f"{name}: the engine has no kernel for {layer.kind}")
+
+    def conv2d(self, layer, name, x, weight, bias, relu=False, add=None):
+        shape = (x.shape[3], x.shape[1], x.shape[2])
+        _, oh, ow = layer.output_shape(shape, name)
+        pads = layer.pads()
+        if self.conv == "naive":
+            from helpers.lowering import conv2d_direct
+            (top, bottom), (left, right) = pads
+            if (top, left) != (bottom, right) or layer.stride_pair[0] != layer.stride_pair[1] \
+                    or layer.dilation_pair[0] != layer.dilation_pair[1]:
+                raise ValueError(f"{name}: the naive path takes square, symmetric settings only")
+            y = np.stack([conv2d_direct(img.transpose(2, 0, 1).astype(np.float64), weight.astype(np.float64),
+                                        layer.stride_pair[0], top, layer.dilation_pair[0], layer.groups)
+                          for img in x]).transpose(0, 2, 3, 1).astype(np.float32)
+            if bias is not None:
+                y += bias
+            return np.ascontiguousarray(y), 0
+        tiles = x.shape[0] * (-(-oh // 2)) * (-(-ow // 2))
+        if self.conv == "fast" and winograd.winograd_applies(layer.kernel_pair, layer.stride_pair,
+                                                            layer.dilation_pair, layer.groups, tiles,
+                                                            min(x.shape[3], weight.shape[0])):
+            return winograd.conv2d_winograd(x, weight, bias, pads, (oh, ow), relu=relu, add=add)
+        return kernels.conv2d(x, weight, bias, layer.stride_pair, pads, layer.dilation_pair, layer.groups,
+                              (oh, ow), relu=relu, add=add)

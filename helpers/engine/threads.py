@@ -1,0 +1,140 @@
+"""Threads: the BLAS library's thread count, single-threaded sections, and the
+engine's pipelines (one per core) that use them.
+
+The engine runs its convolutions as independent pipelines, one per BLAS thread
+(one per core by default), each gathering patches and calling a single-threaded
+GEMM on its own rows (:func:`pipelines`); for that it switches OpenBLAS to one
+thread for the duration of a layer. The switch goes through OpenBLAS's ``*_set_num_threads``,
+found with ``ctypes`` in the library numpy has loaded. Where that is impossible
+(another BLAS, no ``/proc``, or a sandbox that refuses to load native
+libraries), the functions here give ``None`` and the engine falls back to one
+pipeline that uses the BLAS's own threads.
+
+Examples
+--------
+>>> with single_threaded() as cores:
+...     cores is None or cores >= 1
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+__all__ = ["pipelines", "segments", "single_threaded", "split", "threads"]
+
+_NAMES = [(f"{prefix}_get_num_threads{suffix}", f"{prefix}_set_num_threads{suffix}")
+          for prefix in ("scipy_openblas", "openblas") for suffix in ("64_", "")]
+_FUNCTIONS = None
+
+
+def _functions():
+    """``(get, set)`` of the OpenBLAS numpy loaded, or ``(None, None)``; looked up once."""
+    global _FUNCTIONS
+    if _FUNCTIONS is None:
+        _FUNCTIONS = (None, None)
+        try:
+            import ctypes
+            with open("/proc/self/maps") as maps:
+                libs = sorted({line.split()[-1] for line in maps
+                               if "openblas" in line.lower() and ".so" in line})
+            for lib in libs:
+                handle = ctypes.CDLL(lib)
+                for get, put in _NAMES:
+                    if hasattr(handle, get) and hasattr(handle, put):
+                        _FUNCTIONS = (getattr(handle, get), getattr(handle, put))
+                        return _FUNCTIONS
+        except Exception:        # noqa: BLE001 - no /proc, no ctypes, or a sandbox refusing dlopen
+            pass
+    return _FUNCTIONS
+
+
+def threads():
+    """The number of threads OpenBLAS uses, or ``None`` if it cannot be read."""
+    get, _ = _functions()
+    return None if get is None else int(get())
+
+
+@contextlib.contextmanager
+def single_threaded():
+    """Run the block with a single-threaded BLAS; yields the number of threads it had
+    (how many single-threaded callers the cores can take), or ``None`` if it cannot
+    be switched.
+
+    The setting is process-wide: meant for a section in which this process's
+    own threads are the only BLAS callers (each then gets one core).
+    """
+    get, put = _functions()
+    if put is None:
+        yield None
+        return
+    before = int(get())
+    put(1)
+    try:
+        yield before
+    finally:
+        put(before)
+
+
+def pipelines(total, work):
+    """Run ``work(pipeline, start, stop)`` over ``range(total)`` split into one part per
+    BLAS thread, each part on its own thread with a single-threaded BLAS (so that each
+    GEMM keeps one core and its own cache); or the whole range on this thread, with
+    the BLAS's own threads, where the BLAS cannot be switched or there is one item."""
+    if total < 2:
+        work(0, 0, total)
+        return
+    with single_threaded() as cores:
+        if cores:
+            split(total, work, cores)
+            return
+    work(0, 0, total)
+
+
+def segments(start, stop, per_image):
+    """Split the flattened row range ``[start, stop)`` of a batch with ``per_image`` rows
+    per image into ``(image, first row, end row, offset)`` pieces within single images
+    (``offset``: rows before the piece in the range).
+
+    >>> list(segments(3, 9, 4))
+    [(0, 3, 4, 0), (1, 0, 4, 1), (2, 0, 1, 5)]
+    """
+    offset = 0
+    while start < stop:
+        image, row = divmod(start, per_image)
+        end = min(per_image, row + stop - start)
+        yield image, row, end, offset
+        offset += end - row
+        start += end - row
+
+
+_POOL = None
+"""``(size, executor)`` shared by the kernels, created on first use."""
+
+
+def split(n, work, parts=None):
+    """Run ``work(part, start, stop)`` over ``parts`` near-equal pieces of ``range(n)``
+    (default: one per BLAS thread, else two): the first piece on this thread, the others
+    on threads of a shared pool (numpy releases the GIL in copies, ufuncs and GEMMs).
+    Working on the calling thread instead of waiting saves a hand-over per layer.
+
+    >>> seen = []
+    >>> split(7, lambda part, i, j: seen.append((part, i, j)), parts=3)
+    >>> sorted(seen)
+    [(0, 0, 2), (1, 2, 4), (2, 4, 7)]
+    """
+    global _POOL
+    parts = max(1, min(n, parts or threads() or 2))
+    if parts == 1:
+        work(0, 0, n)
+        return
+    if _POOL is None or _POOL[0] < parts - 1:
+        from concurrent.futures import ThreadPoolExecutor
+        _POOL = (parts - 1, ThreadPoolExecutor(parts - 1, thread_name_prefix="workbook-kernel"))
+    bounds = [n * p // parts for p in range(parts + 1)]
+    done = [_POOL[1].submit(work, p, bounds[p], bounds[p + 1]) for p in range(1, parts)]
+    try:
+        work(0, bounds[0], bounds[1])
+    finally:
+        for future in done:
+            future.result()
