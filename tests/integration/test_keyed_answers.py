@@ -12,7 +12,7 @@ import pytest
 
 from helpers.answers.checking import judge, load_key
 from reference.counts import ALEX_CONV_MACS, ALEX_FC_PARAMS, ALEX_MACS, ALEX_PARAMS, VGG16, VGG19
-from reference.resnet import resnet50_counts
+from reference.resnet import resnet50_conv_weights, resnet50_counts
 from reference.resnet20 import resnet20_counts
 
 
@@ -188,6 +188,18 @@ def test_plausible_mistakes_are_rejected(qid):
 def test_width_ratios_are_checked_to_the_stated_tolerance(value):
     """Notebook 07 says its fractions are checked to the default 0.5 %: 0.3 must not pass."""
     assert judge("width.filter_memory", value, load_key()["width.filter_memory"]).status == "wrong"
+
+
+def _params_ratio_without_batch_norm():
+    head = {1.0: 2048 * 1000 + 1000, 0.5: 1024 * 1000 + 1000}      # classifier weights and biases
+    return (resnet50_conv_weights(0.5) + head[0.5]) / (resnet50_conv_weights(1.0) + head[1.0])
+
+
+def test_params_ratio_counts_batch_norm():
+    """Notebook 07 (h) asks for batch norm's parameters too; leaving them out (0.18 % off) must not pass."""
+    ratio = _params_ratio_without_batch_norm()
+    assert abs(ratio / INDEPENDENT["width.params_ratio"] - 1) < 0.005       # the default tolerance would pass it
+    assert judge("width.params_ratio", ratio, load_key()["width.params_ratio"]).status == "wrong"
 
 
 @pytest.mark.parametrize("qid, factor, says", [
