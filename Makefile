@@ -51,9 +51,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # ---- instructor targets: the student hand-out's Makefile is the part above this line ----
-.PHONY: venv release golden html bench-grade test-class sandbox clean
+.PHONY: venv lint release golden html bench-grade test-class sandbox clean
 
 venv: $(STAMP)
+
+## Lint the package and the tests (ruff; its settings are in pyproject.toml). CI runs it.
+lint: $(STAMP)
+	$(BIN)/ruff check helpers tests conftest.py
 
 ## Regenerate notebooks/ and the answer key from solutions/.
 release: $(STAMP)

@@ -137,14 +137,14 @@ class Conv2d(_Window):
     def __post_init__(self):
         _positive_int(self.out_channels, "out_channels", "Conv2d")
         _positive_int(self.groups, "groups", "Conv2d")
-        self.kernel_pair, self.stride_pair, self.dilation_pair  # validate
+        _ = self.kernel_pair, self.stride_pair, self.dilation_pair  # the properties validate
         if isinstance(self.padding, str):
             if self.padding not in ("same", "valid"):
                 raise ValueError(f"Conv2d: padding must be an int, a pair, 'same' or 'valid', got {self.padding!r}")
             if self.padding == "same" and self.stride_pair != (1, 1):
                 raise ValueError(f"Conv2d: padding='same' needs stride 1 (as in PyTorch), got stride {self.stride!r}")
         else:
-            self.padding_pair  # validate
+            _ = self.padding_pair  # the property validates
         if self.out_channels % self.groups:
             raise ValueError(f"Conv2d: out_channels {self.out_channels} is not divisible by groups {self.groups}")
 
@@ -160,7 +160,7 @@ class Conv2d(_Window):
 
     def pads(self):
         if self.padding == "same":
-            return tuple(f.same_padding(k, d) for k, d in zip(self.kernel_pair, self.dilation_pair))
+            return tuple(f.same_padding(k, d) for k, d in zip(self.kernel_pair, self.dilation_pair, strict=True))
         return super().pads()
 
     def output_shape(self, shape, name="conv"):
@@ -168,7 +168,7 @@ class Conv2d(_Window):
         if shape[0] % self.groups:
             raise ValueError(f"{name} (Conv2d): in_channels {shape[0]} is not divisible by groups {self.groups}")
         hw = [f.output_size(n, k, s, p, d) for n, k, s, p, d in zip(
-            shape[1:], self.kernel_pair, self.stride_pair, self.pads(), self.dilation_pair)]
+            shape[1:], self.kernel_pair, self.stride_pair, self.pads(), self.dilation_pair, strict=True)]
         return (self.out_channels, *hw)
 
     def params(self, shape):
@@ -189,7 +189,8 @@ class _Pool(_Window):
     def __post_init__(self):
         k, _, p = self.kernel_pair, self.stride_pair, self.padding_pair
         if p[0] > k[0] // 2 or p[1] > k[1] // 2:
-            raise ValueError(f"{self.kind}: padding {self.padding!r} must be at most half the kernel {self.kernel_size!r}")
+            raise ValueError(f"{self.kind}: padding {self.padding!r} must be at most half the kernel "
+                             f"{self.kernel_size!r}")
 
     kernel_pair = property(lambda self: _pair(self.kernel_size, "kernel_size", self.kind))
     stride_pair = property(lambda self: self.kernel_pair if self.stride is None
@@ -200,7 +201,7 @@ class _Pool(_Window):
     def output_shape(self, shape, name="pool"):
         self._check_fits(shape, name)
         hw = [f.pool_output_size(n, k, s, p, d, self.ceil_mode) for n, k, s, p, d in zip(
-            shape[1:], self.kernel_pair, self.stride_pair, self.padding_pair, self.dilation_pair)]
+            shape[1:], self.kernel_pair, self.stride_pair, self.padding_pair, self.dilation_pair, strict=True)]
         return (shape[0], *hw)
 
 

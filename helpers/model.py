@@ -141,7 +141,8 @@ def trace(model, input_shape):
     --------
     >>> from helpers.layers import Conv2d
     >>> trace(Sequential(("c", Conv2d(4, 3))), (1, 5, 5))
-    [('c', Conv2d(out_channels=4, kernel_size=3, stride=1, padding=0, dilation=1, groups=1, bias=True), (1, 5, 5), (4, 3, 3))]
+    [('c', Conv2d(out_channels=4, kernel_size=3, stride=1, padding=0, dilation=1, groups=1, bias=True),
+      (1, 5, 5), (4, 3, 3))]
     """
     leaves_seen = []
     _trace(model, check_input_shape(input_shape), "", leaves_seen)

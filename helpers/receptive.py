@@ -102,7 +102,7 @@ def _trace(module, state, prefix, out):
         if not module.spatial:
             raise _End(state)
         state = tuple(rf_step(*axis_state, *window)
-                      for axis_state, window in zip(state, module.window()))
+                      for axis_state, window in zip(state, module.window(), strict=True))
         out.append(_field(prefix or module.kind.lower(), module.kind, state))
         return state
     if isinstance(module, Sequential):

@@ -60,7 +60,7 @@ def text_table(s):
 
     def line(row):
         return "  ".join(c.ljust(w) if i < 3 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+                         for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
 
     rule = "-" * len(line(_HEAD))
     title = (f"{s.model}  input {'x'.join(map(str, s.input))}  batch {s.batch}  "

@@ -14,11 +14,22 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, GlobalAvgPool,
-                     Linear, LocalResponseNorm, MaxPool2d, ReLU, SpaceToDepth)
+from helpers.layers import (
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    GlobalAvgPool,
+    Linear,
+    LocalResponseNorm,
+    MaxPool2d,
+    ReLU,
+    SpaceToDepth,
+)
 from helpers.model import Parallel, Sequential, scale_width
 
 __all__ = ["Entry", "names", "entry", "get", "alexnet", "vgg", "resnet50",
@@ -125,7 +136,7 @@ def vgg(depth=16):
     if depth not in _VGG_STAGES:
         raise ValueError(f"VGG depth must be 16 or 19, got {depth!r}")
     layers = []
-    for stage, (repeats, width) in enumerate(zip(_VGG_STAGES[depth], (64, 128, 256, 512, 512)), 1):
+    for stage, (repeats, width) in enumerate(zip(_VGG_STAGES[depth], (64, 128, 256, 512, 512), strict=True), 1):
         for i in range(1, repeats + 1):
             layers += [(f"conv{stage}_{i}", Conv2d(width, 3, padding=1)), (f"relu{stage}_{i}", ReLU())]
         layers.append((f"pool{stage}", MaxPool2d(2, 2)))

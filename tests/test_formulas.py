@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 from helpers import formulas as f
 from helpers.layers import Conv2d, Linear
-from helpers.symbols import F, L, P, S, D
-
+from helpers.symbols import D, F, L, P, S
 from reference.conv import naive_conv_counting
 
 DATA = Path(__file__).parent / "data"
@@ -104,7 +104,7 @@ def test_same_function_serves_ints_arrays_and_symbols():
     assert list(f.output_size(sizes, 3, 2, 1)) == [f.output_size(int(n), 3, 2, 1) for n in sizes]
     expr = f.output_size(L, F, S, P, D)
     for values in [(227, 11, 4, 0, 1), (32, 3, 1, 1, 1), (14, 3, 2, 2, 2), (9, 4, 3, 0, 1)]:
-        subs = dict(zip((L, F, S, P, D), values))
+        subs = dict(zip((L, F, S, P, D), values, strict=True))
         assert expr.subs(subs) == f.output_size(*values)
 
 

@@ -2,10 +2,9 @@
 
 import pytest
 
-from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear,
-                            MaxPool2d, ReLU, SpaceToDepth)
-from helpers.model import Parallel, Sequential, scale_width, walk
 from helpers import zoo
+from helpers.layers import AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, ReLU, SpaceToDepth
+from helpers.model import Parallel, Sequential, scale_width, walk
 
 
 def test_walk_names_follow_torch_conventions():
@@ -28,7 +27,7 @@ def test_totals_are_row_sums_for_every_model():
 
 def test_batch_scales_macs_and_activations_not_params():
     one, many = walk(zoo.get("tiny-cnn"), (3, 16, 16)), walk(zoo.get("tiny-cnn"), (3, 16, 16), batch=5)
-    for a, b in zip(one, many):
+    for a, b in zip(one, many, strict=True):
         assert (b.params, b.macs, b.activations) == (a.params, 5 * a.macs, 5 * a.activations)
 
 
@@ -77,7 +76,8 @@ def test_bad_specs_are_rejected_with_a_clear_message(make, message):
 
 
 @pytest.mark.parametrize("model, shape, message", [
-    (Sequential(("conv1", Conv2d(8, 11))), (3, 10, 10), "conv1 (Conv2d): kernel 11 is larger than the padded input height 10"),
+    (Sequential(("conv1", Conv2d(8, 11))), (3, 10, 10),
+     "conv1 (Conv2d): kernel 11 is larger than the padded input height 10"),
     (Sequential(("c", Conv2d(8, 3, groups=2))), (3, 10, 10), "c (Conv2d): in_channels 3 is not divisible by groups 2"),
     (Sequential(("fc", Linear(8))), (3, 4, 4), "fc (Linear) needs a flat input"),
     (Sequential(("s", SpaceToDepth(4))), (3, 10, 12), "input 10x12 is not divisible by block 4"),

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import lowering, roofline
 from helpers.formulas import conv2d_macs
@@ -75,7 +76,8 @@ def test_layer_intensity_from_first_principles():
     # VGG conv3_2 on a batch of 2: FLOPs / (input + output + weights) bytes
     flops = 2 * 2 * 56 * 56 * 256 * 256 * 9
     moved = 4 * (2 * 256 * 56 * 56 + 2 * 256 * 56 * 56 + 256 * 256 * 9)
-    assert roofline.layer_intensity(Conv2d(256, 3, padding=1, bias=False), (256, 56, 56), batch=2) == pytest.approx(flops / moved)
+    assert (roofline.layer_intensity(Conv2d(256, 3, padding=1, bias=False), (256, 56, 56), batch=2)
+            == pytest.approx(flops / moved))
     flops = 2 * 8 * 9216 * 4096
     moved = 4 * (9216 * 4096 + 8 * 9216 + 8 * 4096)
     assert roofline.layer_intensity(Linear(4096), (9216,), batch=8) == pytest.approx(flops / moved)

@@ -6,7 +6,8 @@ fed one impulse per input position. The set of input positions that reach an
 output position is its receptive field."""
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers.layers import Conv2d, MaxPool2d
 from helpers.model import Parallel, Sequential

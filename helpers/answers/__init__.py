@@ -8,7 +8,6 @@
 - :mod:`~helpers.answers.serial`: JSON encoding of recorded values.
 """
 
-from helpers.answers.checking import (KEY_PATH, MIME, MODE_ENV, RECORD_ENV, Verdict, check, judge, load_key,
-                                      make_entry)
+from helpers.answers.checking import KEY_PATH, MIME, MODE_ENV, RECORD_ENV, Verdict, check, judge, load_key, make_entry
 
 __all__ = ["check", "judge", "load_key", "make_entry", "Verdict", "KEY_PATH", "RECORD_ENV", "MODE_ENV", "MIME"]

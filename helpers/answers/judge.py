@@ -10,6 +10,7 @@ the key) and the value is the answer times the slip's factor:
 
 Examples
 --------
+>>> from helpers.answers.keying import make_entry
 >>> entry = make_entry("demo.macs", 105415200, hint="Count one MAC per weight use.", slips=("flops",))
 >>> judge("demo.macs", 105415200, entry).status
 'correct'
@@ -33,8 +34,14 @@ from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
 
-from helpers.answers.keying import (canonical_text, digest, evaluate, expr_symbols, fixed_points, make_entry,
-                                    real_form, symbols_digest)
+from helpers.answers.keying import (
+    canonical_text,
+    digest,
+    evaluate,
+    fixed_points,
+    real_form,
+    symbols_digest,
+)
 
 __all__ = ["judge", "Verdict", "load_key", "KEY_PATH", "unknown_message"]
 
@@ -139,6 +146,7 @@ def _numeric(qid, entry, value):
 
 def _expression(qid, entry, value):
     import sympy as sp
+
     from helpers import symbols
     from helpers.answers.keying import Evaluated
     if isinstance(value, Evaluated):
@@ -174,7 +182,7 @@ def _tuple(qid, entry, value):
         value = value if isinstance(value, (tuple, list)) else (value,)
     try:
         items = [int(v) for v in value] if not isinstance(value, (str, bytes)) else None
-        if items is None or any(float(a) != float(b) for a, b in zip(items, value)):
+        if items is None or any(float(a) != float(b) for a, b in zip(items, value, strict=True)):
             raise TypeError
     except (TypeError, ValueError, OverflowError):
         return "wrong", bad, None

@@ -32,9 +32,10 @@ __all__ = ["seal", "open_sealed"]
 
 def _derive(qid, canonical):
     """A 32-byte key from one canonical form (PBKDF2-SHA256, as slow as a digest)."""
-    from helpers.answers.keying import ITERATIONS
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+    from helpers.answers.keying import ITERATIONS
     kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=32,
                      salt=f"cnn-cost-workbook-unlock:{qid}".encode(), iterations=ITERATIONS)
     return kdf.derive(canonical.encode())

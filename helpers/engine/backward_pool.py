@@ -33,7 +33,7 @@ def _taps(kernel, stride, out_hw):
 
 def _padded_size(x_shape, kernel, stride, padding, out_hw):
     return tuple(max(size + 2 * p, (o - 1) * s + k) for size, k, s, p, o in
-                 zip(x_shape[1:3], kernel, stride, padding, out_hw))
+                 zip(x_shape[1:3], kernel, stride, padding, out_hw, strict=True))
 
 
 def max_pool_forward(x, kernel, stride, padding, out_hw):

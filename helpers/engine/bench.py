@@ -273,9 +273,11 @@ def format_text(report):
     env = report["env"]
     lines = [f"{report['model']}: numpy {env['numpy']}, BLAS {env['blas']}, {env['blas_threads']} BLAS "
              f"threads, {env['cpus']} CPUs, variables {env['variables'] or 'none'}"
-             + (f", torch {env['torch']} ({env['torch_threads']} threads)" if "torch" in env else ", torch not installed")]
+             + (f", torch {env['torch']} ({env['torch_threads']} threads)"
+                if "torch" in env else ", torch not installed")]
     for r in report["results"]:
-        torch_part = (f"\n  side by side, in turns: engine {r['engine_side_ms']:,.1f} ms, torch {r['torch_ms']:,.1f} ms "
+        torch_part = (f"\n  side by side, in turns: engine {r['engine_side_ms']:,.1f} ms, "
+                      f"torch {r['torch_ms']:,.1f} ms "
                       f"(NCHW) / {r['torch_cl_ms']:,.1f} ms (channels-last); engine/faster torch "
                       f"{r['engine_over_torch']:.2f}; max rel. error {r['max_rel_error']:.1e}" if r["torch_ms"] else "")
         lines += ["", f"batch {r['batch']}: engine {r['engine_ms']:,.1f} ms (profiled){torch_part}",

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from helpers.engine import train
-from helpers.engine.forward import forward, init_params as engine_init_params
+from helpers.engine.forward import forward
+from helpers.engine.forward import init_params as engine_init_params
+from helpers.engine.optim import SGD
 from helpers.layers import BatchNorm2d
 from helpers.model import trace
-from helpers.engine.optim import SGD
 
 __all__ = ["Epoch", "init_params", "accuracy", "fit"]
 

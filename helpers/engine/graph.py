@@ -107,7 +107,8 @@ class Run:
                 continue
             if (self.fuse and isinstance(child, Parallel) and child.merge == "add" and ahead
                     and isinstance(ahead[0], ReLU)):
-                x, owned = self.residual(child, x, owned, join_name(prefix, name), join_name(prefix, children[i + 1][0]))
+                x, owned = self.residual(child, x, owned, join_name(prefix, name),
+                                         join_name(prefix, children[i + 1][0]))
                 i += 2
                 continue
             x, owned = self.module(child, x, owned, join_name(prefix, name))

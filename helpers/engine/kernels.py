@@ -30,6 +30,14 @@ from helpers.engine.buffers import (  # noqa: F401
     workspace_bytes_held,
 )
 from helpers.engine.nhwc import _windows, pad_nhwc
+
+# pooling and normalisation live in their own module; their names stay importable from here
+from helpers.engine.pooling import (
+    avg_pool,
+    local_response_norm,
+    max_pool,
+    space_to_depth,
+)
 from helpers.engine.threads import pipelines, segments, threads
 
 __all__ = [
@@ -118,11 +126,12 @@ def fold_batchnorm(weight, bias, bn, eps, groups=1):
 
     The per-channel scale and the bias are computed in float64 and rounded once; each
     weight is then one float32 product, so the folded layer differs from the two
-    layers only by float32 rounding (and no weight-sized float64 temporaries are made). Cached per set of arrays, like the GEMM
-    layouts (treat parameter arrays as immutable, or call :func:`clear_weight_caches`
-    after editing one in place). For an ungrouped convolution the returned arrays are
-    views of their GEMM layout, cached as :func:`conv2d` uses it: folding costs no
-    memory beyond the layout the unfolded convolution would cache.
+    layers only by float32 rounding (and no weight-sized float64 temporaries are made).
+    Cached per set of arrays, like the GEMM layouts (treat parameter arrays as immutable,
+    or call :func:`clear_weight_caches` after editing one in place). For an ungrouped
+    convolution the returned arrays are views of their GEMM layout, cached as
+    :func:`conv2d` uses it: folding costs no memory beyond the layout the unfolded
+    convolution would cache.
 
     >>> w = np.ones((2, 1, 1, 1), np.float32)
     >>> bn = {"weight": np.float32([2, 3]), "bias": np.float32([0.5, -1]),
@@ -134,7 +143,7 @@ def fold_batchnorm(weight, bias, bn, eps, groups=1):
     arrays = (weight, bias, bn["weight"], bn["bias"], bn["running_mean"], bn["running_var"])
     key = (*map(id, arrays), eps, groups)
     hit = _FOLDED.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], arrays)):
+    if hit is not None and all(a is b for a, b in zip(hit[0], arrays, strict=True)):
         return hit[1]
     scale = bn["weight"].astype(np.float64) / np.sqrt(bn["running_var"].astype(np.float64) + eps)
     shift = bn["bias"].astype(np.float64) - bn["running_mean"].astype(np.float64) * scale
@@ -289,12 +298,3 @@ def linear(x, weight, bias):
     if bias is not None:
         y += bias
     return y
-
-
-# pooling and normalisation live in their own module; their names stay importable from here
-from helpers.engine.pooling import (
-    avg_pool,
-    local_response_norm,
-    max_pool,
-    space_to_depth,
-)

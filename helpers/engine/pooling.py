@@ -39,9 +39,10 @@ def max_pool(x, kernel, stride, padding, dilation, out_hw):
 
 
 def _batched(x, out_hw, one, step=4):
-    """Apply ``one(images, thread, out)`` to the batch, split between threads (see :func:`helpers.engine.threads.split`),
-    ``step`` images at a time (so that temporaries stay small and in cache); ``one``
-    writes the images' results into ``out``, a slice of the returned array."""
+    """Apply ``one(images, thread, out)`` to the batch, split between threads
+    (see :func:`helpers.engine.threads.split`), ``step`` images at a time (so that
+    temporaries stay small and in cache); ``one`` writes the images' results into
+    ``out``, a slice of the returned array."""
     y = new_output((x.shape[0], *out_hw, x.shape[3]))
 
     def part(thread, i, j):
@@ -53,7 +54,7 @@ def _batched(x, out_hw, one, step=4):
 
 def _max_pool(x, kernel, stride, padding, dilation, out_hw, out, key):
     if dilation != (1, 1):
-        xp = _pool_padded(x, tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation)), stride,
+        xp = _pool_padded(x, tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)), stride,
                           padding, out_hw, -np.inf, key)
         win = _windows(xp, *kernel, stride, dilation, *out_hw)
         return win.max(axis=(3, 4), out=out)

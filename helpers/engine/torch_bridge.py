@@ -9,8 +9,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, GlobalAvgPool, Linear,
-                     LocalResponseNorm, MaxPool2d, ReLU, SpaceToDepth)
+from helpers.layers import (
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    GlobalAvgPool,
+    Linear,
+    LocalResponseNorm,
+    MaxPool2d,
+    ReLU,
+    SpaceToDepth,
+)
 from helpers.model import Layer, Sequential, join_name, trace
 
 __all__ = ["available", "to_torch", "trainable"]

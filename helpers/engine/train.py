@@ -29,7 +29,7 @@ import numpy as np
 
 from helpers.engine import backward as bw
 from helpers.engine import backward_pool as pool
-from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, ReLU)
+from helpers.layers import AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, ReLU
 from helpers.model import Layer, Sequential, join_name, trace
 
 __all__ = ["Pass", "gradients", "analytic_macs", "BN_MOMENTUM"]
@@ -146,9 +146,9 @@ class _Run:
             parts = [dy] * len(widths)
         else:
             bounds = np.cumsum([0, *widths])
-            parts = [dy[..., a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            parts = [dy[..., a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         total = None
-        for (name, child), part in zip(module.children, parts):
+        for (name, child), part in zip(module.children, parts, strict=True):
             dx = self.backward(child, np.ascontiguousarray(part), join_name(prefix, name))
             if dx is not None:
                 total = dx if total is None else total + dx

@@ -118,7 +118,8 @@ def format_text(report):
                 f"{r['forward_macs'] + r['backward_macs']:,} MACs)")
         if r["torch_ms"]:
             line += (f"\n  torch {r['torch_ms']:,.1f} ms (engine/torch {r['engine_over_torch']:.2f}),"
-                     f" torch on 1 thread {r['torch_1thread_ms']:,.1f} ms (engine/torch {r['engine_over_torch_1thread']:.2f});"
+                     f" torch on 1 thread {r['torch_1thread_ms']:,.1f} ms"
+                     f" (engine/torch {r['engine_over_torch_1thread']:.2f});"
                      f" first loss {r['first_loss']:.5f} engine, {r['first_loss_torch']:.5f} torch")
         lines.append(line)
     return "\n".join(lines)

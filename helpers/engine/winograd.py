@@ -22,7 +22,8 @@ from helpers.engine.kernels import (
     workspace,
 )
 
-__all__ = ["BLOCK_BYTES", "WINOGRAD_MIN_TILES", "cache_bytes", "clear_cache", "conv2d_winograd", "winograd_applies", "winograd_weights"]
+__all__ = ["BLOCK_BYTES", "WINOGRAD_MIN_TILES", "cache_bytes", "clear_cache", "conv2d_winograd", "winograd_applies",
+           "winograd_weights"]
 
 
 def winograd_applies(kernel, stride, dilation, groups, tiles, channels=None):

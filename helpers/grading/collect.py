@@ -82,7 +82,7 @@ def collect(paths, names, only=None):
     Raises :class:`ClassError` when a path is not a folder or nothing at all is found.
     """
     notices, chosen, seen = [], {}, set()
-    for order, base in enumerate(map(Path, paths)):
+    for base in map(Path, paths):
         if not base.is_dir():
             raise ClassError(f"{base}: no such folder (nothing was graded, nothing was written)")
         students = _students(base, notices)

@@ -218,7 +218,7 @@ def _match_by_place(released, submitted, kinds, match, taken):
 def match_score(released, submitted):
     """Fraction of the release's locked and markdown cells found in the submission (by id or text)."""
     kinds = [kind_of_cell(c) for c in released]
-    fixed = [c for c, k in zip(released, kinds) if k in ("locked", "text")]
+    fixed = [c for c, k in zip(released, kinds, strict=True) if k in ("locked", "text")]
     ids = {c[2] for c in submitted if c[2]}
     texts = {(c[0], _norm(c[1])) for c in submitted}
     found = sum(1 for c in fixed if c[2] in ids or (c[0], _norm(c[1])) in texts)

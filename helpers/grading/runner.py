@@ -76,7 +76,7 @@ def _drop_root(job):
     uid = job.get("uid")
     if uid is None or os.geteuid() != 0:
         return
-    for top, dirs, files in os.walk(job["home"]):
+    for top, dirs, _files in os.walk(job["home"]):
         for path in [top, *(os.path.join(top, d) for d in dirs)]:
             os.chown(path, uid, uid)
     os.setgroups([])

@@ -66,8 +66,8 @@ def run(cells, *, prelude, memory, cell_timeout, timeout, runtime, slot=0, deny=
     if bwrap() and os.geteuid() == 0:
         uid = FIRST_UID + slot             # the runner drops root to it before any student code
         limits["RLIMIT_NPROC"] = 256      # per uid, and each concurrent job has its own uid
-    job = {"uid": uid, "home": HOME, "cells": cells, "cell_timeout": cell_timeout, "output_cap": OUTPUT_CAP, "mime": mime,
-           "limits": limits, "prelude": prelude}
+    job = {"uid": uid, "home": HOME, "cells": cells, "cell_timeout": cell_timeout, "output_cap": OUTPUT_CAP,
+           "mime": mime, "limits": limits, "prelude": prelude}
     package = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory(prefix="workbook-grade-") as private:
         if bwrap():

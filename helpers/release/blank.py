@@ -45,8 +45,18 @@ import copy
 import re
 import textwrap
 
-from helpers.release.notebooks import (ANSWER_CODE, ANSWER_MD, BEGIN, END, STUB, ReleaseError, check_calls,
-                                       manual_cells, tags, unlock_cells)
+from helpers.release.notebooks import (
+    ANSWER_CODE,
+    ANSWER_MD,
+    BEGIN,
+    END,
+    STUB,
+    ReleaseError,
+    check_calls,
+    manual_cells,
+    tags,
+    unlock_cells,
+)
 
 __all__ = ["ReleaseError", "blank_source", "strip_check_options", "prune_imports", "student_notebook", "normalise",
            "BEGIN", "END", "ANSWER_MD", "ANSWER_CODE"]
@@ -166,7 +176,8 @@ def prune_imports(source, used):
 
     Examples
     --------
-    >>> print(prune_imports("import math\nimport numpy as np\n\nfrom helpers import check, systolic  # tools\nx = np.ones(2)",
+    >>> print(prune_imports("import math\nimport numpy as np\n\n"
+    ...                     "from helpers import check, systolic  # tools\nx = np.ones(2)",
     ...                     {"check", "np"}))
     import numpy as np
     <BLANKLINE>

@@ -35,8 +35,18 @@ from pathlib import Path
 from helpers.answers.checking import KEY_PATH, MODE_ENV, RECORD_ENV, UNLOCKS_ENV, make_entry
 from helpers.answers.keying import answer_forms, kind_of, manual_entry
 from helpers.release.blank import normalise, student_notebook
-from helpers.release.notebooks import (ReleaseError, code_hash, manual_cells, question_cells, question_ids, read,
-                                       render, solution_paths as _solution_paths, source_hash, unlock_cells)
+from helpers.release.notebooks import (
+    ReleaseError,
+    code_hash,
+    manual_cells,
+    question_cells,
+    question_ids,
+    read,
+    render,
+    source_hash,
+    unlock_cells,
+)
+from helpers.release.notebooks import solution_paths as _solution_paths
 
 __all__ = ["ROOT", "KEY_REL", "solution_paths", "render", "read", "source_hash", "question_ids", "question_cells",
            "release", "check_release", "execute", "write_assessment_key"]
@@ -117,7 +127,7 @@ def _entries(name, nb, records):
     missing = set(question_ids(nb)) - set(entries)
     if missing:
         raise ReleaseError(f"{name}: check calls never ran for {', '.join(sorted(missing))}")
-    for qid, (index, points) in manual_cells(nb, name).items():
+    for qid, (_index, points) in manual_cells(nb, name).items():
         if qid in entries:
             raise ReleaseError(f"{name}: written answer {qid!r} is also checked")
         entries[qid] = {**manual_entry(points), "notebook": name}

@@ -12,7 +12,8 @@ from unittest import mock
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers.answers.checking import check, judge, load_key, make_entry
 from helpers.answers.judge import unknown_message

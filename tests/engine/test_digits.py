@@ -24,10 +24,11 @@ def test_every_image_is_one_of_the_originals_with_its_label(split):
     train = split.x_train[:, 0]
     # the normalisation is affine and the training set holds pixels of 0 and 16, so its
     # minimum and maximum give the map back to the integer pixels
-    originals = {(img.tobytes(), int(label)) for img, label in zip(raw.images.astype(np.int64), raw.target)}
+    originals = {(img.tobytes(), int(label))
+                 for img, label in zip(raw.images.astype(np.int64), raw.target, strict=True)}
     scale = (train.max() - train.min()) / digits.PIXEL_MAX
     restored = np.rint((train - train.min()) / scale).astype(np.int64)
-    assert all((img.tobytes(), int(label)) in originals for img, label in zip(restored, split.y_train))
+    assert all((img.tobytes(), int(label)) in originals for img, label in zip(restored, split.y_train, strict=True))
 
 
 def test_train_and_test_are_disjoint_and_cover_the_data(split):

@@ -4,14 +4,22 @@ import contextlib
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import engine, zoo
-from helpers.engine import threads
-from helpers.engine import kernels
-from helpers.engine import winograd
-from helpers.layers import (AvgPool2d, BatchNorm2d, Conv2d, GlobalAvgPool, Linear,
-                            LocalResponseNorm, MaxPool2d, ReLU, SpaceToDepth)
+from helpers.engine import kernels, threads, winograd
+from helpers.layers import (
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    LocalResponseNorm,
+    MaxPool2d,
+    ReLU,
+    SpaceToDepth,
+)
 from helpers.model import Parallel, Sequential
 from helpers.receptive import final_field
 from helpers.space_to_depth import restack_weights, space_to_depth
@@ -260,9 +268,11 @@ def test_receptive_field_by_impulse_through_the_engine(model):
     field, size = final_field(model), 64
     base = engine.forward(model, params, np.zeros((1, 1, size, size), np.float32))
     centre = base.shape[2] // 2
-    reached = [c for c in range(size)
-               if engine.forward(model, params, np.eye(1, size * size, size * (size // 2) + c,
-                                                       dtype=np.float32).reshape(1, 1, size, size))[0, :, centre, centre].any()]
+
+    def impulse(c):
+        return np.eye(1, size * size, size * (size // 2) + c, dtype=np.float32).reshape(1, 1, size, size)
+
+    reached = [c for c in range(size) if engine.forward(model, params, impulse(c))[0, :, centre, centre].any()]
     assert min(reached) == centre * field.stride - field.padding
     assert max(reached) - min(reached) + 1 == field.size
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference.conv import naive_conv_counting
 
 from helpers import engine
 from helpers.engine import kernels, threads, winograd
 from helpers.engine.buffers import POOL, ActivationPool
 from helpers.layers import BatchNorm2d, Conv2d, GlobalAvgPool, Linear, MaxPool2d, ReLU
 from helpers.model import Parallel, Sequential
+from reference.conv import naive_conv_counting
 
 
 def _bottleneck(width, out, stride, downsample):
@@ -84,7 +84,10 @@ def test_fold_batchnorm_is_the_definition_and_cached():
     x = rng.standard_normal((3, 5, 5))
     conv, _ = naive_conv_counting(x, w.astype(np.float64), 1, 1, 1, 1)
     conv += b[:, None, None]
-    c = lambda v: v.astype(np.float64)[:, None, None]
+
+    def c(v):
+        return v.astype(np.float64)[:, None, None]
+
     ref = (conv - c(bn["running_mean"])) / np.sqrt(c(bn["running_var"]) + 1e-3) * c(bn["weight"]) + c(bn["bias"])
     folded, _ = naive_conv_counting(x, fw.astype(np.float64), 1, 1, 1, 1)
     np.testing.assert_allclose(folded + fb[:, None, None], ref, rtol=1e-5, atol=1e-5)

@@ -87,8 +87,10 @@ def test_batch_norm_running_statistics_follow_pytorchs_rule():
     y = np.stack([naive_conv_counting(img, w, 1, 1, 1, 1)[0] for img in x])
     m = y.shape[0] * y.shape[2] * y.shape[3]
     mean, var = y.mean(axis=(0, 2, 3)), y.var(axis=(0, 2, 3))
-    np.testing.assert_allclose(params["bn1"]["running_mean"], 0.9 * before["running_mean"] + 0.1 * mean, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(params["bn1"]["running_var"], 0.9 * before["running_var"] + 0.1 * var * m / (m - 1), rtol=1e-5)
+    np.testing.assert_allclose(params["bn1"]["running_mean"], 0.9 * before["running_mean"] + 0.1 * mean,
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(params["bn1"]["running_var"], 0.9 * before["running_var"] + 0.1 * var * m / (m - 1),
+                               rtol=1e-5)
 
 
 def test_unsupported_layers_are_named():

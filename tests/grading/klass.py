@@ -168,7 +168,8 @@ IGNORE_ALARM = ("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\ns
                 "signal.SIG_IGN)\nwhile True:\n    pass")
 MEMORY = "hog = bytearray(8 * 2**30)"
 FLOOD_PRINT = "for _ in range(300):\n    print('x' * 10000)"
-FLOOD_DISPLAY = "from IPython.display import display\nfor i in range(600):\n    display({'text/plain': 'y' * 2000}, raw=True)"
+FLOOD_DISPLAY = ("from IPython.display import display\n"
+                 "for i in range(600):\n    display({'text/plain': 'y' * 2000}, raw=True)")
 FORK_BOMB = """import os, time
 children = 0
 try:

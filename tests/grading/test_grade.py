@@ -2,8 +2,8 @@
 
 import csv
 import hashlib
-import os
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -80,7 +80,8 @@ def klass(project, tmp_path_factory):
         "dies": answered(project, "import os\nos._exit(3)", RIGHT[1]),
         "flood": answered(project, "for _ in range(300):\n    print('x' * 10000)\nratio = 3 / 256", RIGHT[1]),
         "keyreader": answered(project, "import json, helpers.answers as h\n"
-                                       "digest = next(iter(json.load(open(h.KEY_PATH))['questions'].values()))['digest']",
+                                       "digest = next(iter(json.load(open(h.KEY_PATH))"
+                                       "['questions'].values()))['digest']",
                               RIGHT[1]),
         "escaper": answered(project, f"open({str(outside)!r}, 'w').write('x')\nratio = 0", RIGHT[1]),
         "tampered": answered(project, "ratio = 0.5", RIGHT[1],
@@ -136,19 +137,21 @@ flood,01-alpha.ipynb,output-limit,3,5,2,1,,,output over 256 KiB dropped in cell(
 flood,02-beta.ipynb,missing,0,1,,,,0,no submission
 helper,01-alpha.ipynb,ok,3,5,2,1,,,kept cell(s) the student added: 2
 helper,02-beta.ipynb,missing,0,1,,,,0,no submission
-invalid,01-alpha.ipynb,invalid,0,5,0,0,,,not a readable notebook (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))
+invalid,01-alpha.ipynb,invalid,0,5,0,0,,,not a readable notebook (Expecting property name enclosed in double \
+quotes: line 1 column 2 (char 1))
 invalid,02-beta.ipynb,missing,0,1,,,,0,no submission
 keyreader,01-alpha.ipynb,error,1,5,0,1,,,cell 2 raised KeyError: 'digest'
 keyreader,02-beta.ipynb,missing,0,1,,,,0,no submission
 loop,01-alpha.ipynb,timeout,1,5,0,1,,,cell 2 raised CellTimeout: cell ran over 3 s
 loop,02-beta.ipynb,missing,0,1,,,,0,no submission
-memory,01-alpha.ipynb,memory,1,5,0,1,,,cell 2 raised MemoryError: 
+memory,01-alpha.ipynb,memory,1,5,0,1,,,cell 2 raised MemoryError:\x20
 memory,02-beta.ipynb,missing,0,1,,,,0,no submission
 nocheck,01-alpha.ipynb,ok,3,5,2,1,,,restored released cell(s) 3
 nocheck,02-beta.ipynb,missing,0,1,,,,0,no submission
 partly,01-alpha.ipynb,ok,1,5,0,1,,,
 partly,02-beta.ipynb,ok,1,1,,,,1,
-perfect,01-alpha.ipynb,ok,2,5,2,0,,,"graded {late} (given later on the command line, so it replaces the earlier submission); not graded: {first}"
+perfect,01-alpha.ipynb,ok,2,5,2,0,,,"graded {late} (given later on the command line, so it replaces the earlier \
+submission); not graded: {first}"
 perfect,02-beta.ipynb,missing,0,1,,,,0,no submission
 redefines,01-alpha.ipynb,ok,1,5,0,1,,,
 redefines,02-beta.ipynb,missing,0,1,,,,0,no submission

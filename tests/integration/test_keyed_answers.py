@@ -16,7 +16,6 @@ from reference.resnet import resnet50_conv_weights, resnet50_counts
 from reference.resnet20 import resnet20_counts
 
 
-
 def resnet_rf(stride_on_1x1):
     r, j = 7, 2                       # conv1 7x7 stride 2
     r, j = r + 2 * j, j * 2           # max pool 3x3 stride 2
@@ -155,7 +154,8 @@ WRONG = {   # plausible mistakes that must not pass
     "dense.mnist_macs": 6_150_000, "alexnet.params": 61_100_344, "vgg16.activations": 24_000_000,
     "inception.naive_macs": 17_748_038_336, "rf.resnet50": 142, "width.filter_memory": 1 / 2,
     "width.feature_memory": 1 / 4, "stride.s2_output": 111, "tpu.a": 144 / 65536 * 100,
-    "tpu.b_strided": 38, "tpu.uses_small": (15 - 7 + 1) ** 2, "tpu.c_stacked": 48 * 48 / 65536, "gap.direct_ops": 2 * 1024 * 16 * 32,
+    "tpu.b_strided": 38, "tpu.uses_small": (15 - 7 + 1) ** 2, "tpu.c_stacked": 48 * 48 / 65536,
+    "gap.direct_ops": 2 * 1024 * 16 * 32,
     "rnn.step_macs_full": 2 * (64 * 64 + 64 * 16), "rnn.step_macs_diagonal": 64, "gap.output_shape": (1024,),
     "cpu.conv_share": 100 * ALEX_CONV_MACS / ALEX_MACS,
     "resize.apply_512x512": "no", "conv.macs_per_output": "F_r*F_c*N_i*N_o",

@@ -184,7 +184,7 @@ def leaks(name, texts, questions, givens=frozenset()):
     # PBKDF2 releases the GIL: two threads judge twice as fast when the other core is free
     with ThreadPoolExecutor(max_workers=2) as pool:
         accepted = pool.map(lambda job: judge(*job[:3]).status == "correct", jobs)
-        return sorted({job[3] for job, ok in zip(jobs, accepted) if ok})
+        return sorted({job[3] for job, ok in zip(jobs, accepted, strict=True) if ok})
 
 
 # --- the notebooks -------------------------------------------------------------------------------

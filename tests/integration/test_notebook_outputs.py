@@ -24,14 +24,15 @@ def shown(notebook):
 
 from reference.counts import ALEX_CONV, ALEX_CONV_MACS, ALEX_GROUPED_CONV, ALEX_MACS, VGG16, VGG19  # noqa: E402
 
-
 ALEX_FC_PARAMS = 9216 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000
 INCEPTION_3X3_PER_R = 32 * 32 * (256 + 192 * 9)      # 1x1 256 -> r, then 3x3 r -> 192, per unit of r
 
 
 def inception_params(c_in, c1, r3, c3, r5, c5, proj):
     """Parameters of one inception module (convolutions with biases)."""
-    conv = lambda cin, cout, k: k * k * cin * cout + cout
+    def conv(cin, cout, k):
+        return k * k * cin * cout + cout
+
     return (conv(c_in, c1, 1) + conv(c_in, r3, 1) + conv(r3, c3, 3) + conv(c_in, r5, 1)
             + conv(r5, c5, 5) + conv(c_in, proj, 1))
 
@@ -70,7 +71,7 @@ def vgg19_rows():
     """(name, output, values, params, MACs) per convolution, pooling and dense layer of
     VGG-19 (Simonyan & Zisserman 2015, configuration E) on 3x224x224."""
     rows, cin, side = [], 3, 224
-    for stage, (n, maps) in enumerate(zip((2, 2, 4, 4, 4), (64, 128, 256, 512, 512)), 1):
+    for stage, (n, maps) in enumerate(zip((2, 2, 4, 4, 4), (64, 128, 256, 512, 512), strict=True), 1):
         for i in range(1, n + 1):
             rows.append((f"conv{stage}_{i}", f"{maps}x{side}x{side}", maps * side * side,
                          9 * cin * maps + maps, side * side * maps * cin * 9))
@@ -108,7 +109,7 @@ EXPECTED = {
         f"{sum(p for p, _ in TINY.values()):,}", f"{sum(m for _, m in TINY.values()):,}",
         *[f"('{n}', '{kind}', {r}, {j})" for (n, r, j), kind in
           zip(field_sizes([("conv1", 3, 1), ("pool1", 2, 2), ("conv2", 3, 2), ("pool2", 3, 1)]),
-              ("Conv2d", "MaxPool2d", "Conv2d", "AvgPool2d"))],
+              ("Conv2d", "MaxPool2d", "Conv2d", "AvgPool2d"), strict=True)],
         f"{11 * 11 * 3 * 96 + 96:,}", f"{55 * 55 * 96 * 363:,}",
         f"{ALEX_CONV + ALEX_FC_PARAMS:,}", f"{ALEX_MACS:,}",
         *[f"('{n}', {r}, {j})" for n, r, j in field_sizes(ALEX_SPATIAL)],
@@ -129,11 +130,14 @@ EXPECTED = {
                               f"(64, {224 * 224}, {64 * 9})", f"(64, {112 * 112}, {64 * 9})", "(2048, 16, 32)"],
     "05-alexnet-vgg": [
         # two-GPU AlexNet: conv2, conv4, conv5 see half the input maps
-        f"{55 * 55 * 96 * 363 + 27 * 27 * 256 * 48 * 25 + 13 * 13 * 384 * 256 * 9 + 13 * 13 * 384 * 192 * 9 + 13 * 13 * 256 * 192 * 9 + ALEX_FC:,}",
+        format(55 * 55 * 96 * 363 + 27 * 27 * 256 * 48 * 25 + 13 * 13 * 384 * 256 * 9 + 13 * 13 * 384 * 192 * 9
+               + 13 * 13 * 256 * 192 * 9 + ALEX_FC, ","),
         # torchvision AlexNet: 64/192/384/256/256 maps on 224 x 224
-        f"{55 * 55 * 64 * 363 + 27 * 27 * 192 * 64 * 25 + 13 * 13 * 384 * 192 * 9 + 13 * 13 * 256 * 384 * 9 + 13 * 13 * 256 * 256 * 9 + ALEX_FC:,}",
+        format(55 * 55 * 64 * 363 + 27 * 27 * 192 * 64 * 25 + 13 * 13 * 384 * 192 * 9 + 13 * 13 * 256 * 384 * 9
+               + 13 * 13 * 256 * 256 * 9 + ALEX_FC, ","),
         # VGG-16, every leaf output: convs twice (ReLU), pools, flatten, dense twice (ReLU), dropouts, fc8
-        f"every leaf output {2 * VGG16_CONV_OUT + 112 * 112 * 64 + 56 * 56 * 128 + 28 * 28 * 256 + 14 * 14 * 512 + 7 * 7 * 512 * 2 + 4096 * 6 + 1000:,}",
+        "every leaf output " + format(2 * VGG16_CONV_OUT + 112 * 112 * 64 + 56 * 56 * 128 + 28 * 28 * 256
+                                      + 14 * 14 * 512 + 7 * 7 * 512 * 2 + 4096 * 6 + 1000, ","),
         # ... which is the stored values less the input, plus the ReLU outputs, the dropouts and the flatten
         f"+ {VGG16_CONV_OUT + 4 * 4096 + 7 * 7 * 512:,} ReLU/dropout/flatten values",
         f"{ALEX_GROUPED_CONV + ALEX_FC_PARAMS:,}   MACs",
@@ -141,7 +145,8 @@ EXPECTED = {
         *[f"stored {stored:,} values = {4 * stored / 2**20:.1f} MiB" for _, _, stored in (VGG16, VGG19)],
         *[f"weights {4 * params / 2**20:.1f} MiB" for params, _, _ in (VGG16, VGG19)],
         # the student's VGG-19 table, row by row
-        *[f"{name:<8}{shape:>13}{values:>12,}{params:>13,}{macs:>16,}" for name, shape, values, params, macs in VGG19_ROWS],
+        *[f"{name:<8}{shape:>13}{values:>12,}{params:>13,}{macs:>16,}"
+          for name, shape, values, params, macs in VGG19_ROWS],
         f"fc6 holds {(7 * 7 * 512 * 4096 + 4096) / VGG19[0]:.1%} of the parameters",
         f"the convolutions do {(VGG19[1] - 7 * 7 * 512 * 4096 - 4096 * 4096 - 4096 * 1000) / VGG19[1]:.1%} of the MACs",
         f"stages 1-2 (with the input) hold {VGG19_EARLY / VGG19[2]:.1%} of the stored values",
@@ -150,32 +155,37 @@ EXPECTED = {
                      f"{1024 * (256 * 128 + 128 * 192 * 9):,}", f"{1024 * (256 * 32 + 32 * 96 * 25):,}",
                      f"{1024 * 256 * 64:,}", "(672, 32, 32)", "(480, 32, 32)", repr(6912 / 31),
                      f"{INCEPTION_3X3_PER_R}*r", "6912/(31*r)", f"parameters {DESIGN_PARAMS:,}",
-                     f"the largest cheaper width is {max(r for r in range(1, 257) if r * (256 + 9 * 192) < 256 * 192 * 9)}",
+                     "the largest cheaper width is "
+                     f"{max(r for r in range(1, 257) if r * (256 + 9 * 192) < 256 * 192 * 9)}",
                      *[f"{name}: reads {reads} maps; the reductions keep {r3 / reads:g} (3x3) and {r5 / reads:g} (5x5) "
                        f"of them; outputs {out} maps" for name, reads, r3, r5, out in DESIGN_MODULES]],
     "07-receptive-field-and-width": [f"{v:,}" for v in full + half]
-        + [f"ratio {h / f:.4f}" for f, h in zip(full, half)] + ["size=483", "size=427", "impulse span: 17",
+        + [f"ratio {h / f:.4f}" for f, h in zip(full, half, strict=True)] + ["size=483", "size=427", "impulse span: 17",
            "(one layer: 1/2)", "(one layer: 1/4)",
            f"convolution weights only: ratio {resnet50_conv_weights(0.5) / resnet50_conv_weights(1.0):.4f}"],
     "08-tpu-utilisation": [
-        f"{65536 * 700e6 / 34e9:,.1f} uses per weight", f"MACs {54 * 54 * 48 * 3 * 49:,}", f"MACs {54 * 54 * 48 * 48 * 4:,}",
+        f"{65536 * 700e6 / 34e9:,.1f} uses per weight", f"MACs {54 * 54 * 48 * 3 * 49:,}",
+        f"MACs {54 * 54 * 48 * 48 * 4:,}",
         f"{(54 * 54 * 48 * 48 * 4) / (54 * 54 * 48 * 3 * 49):.3f}", f"params {7 * 7 * 3 * 48 + 48:,}",
         f"params {2 * 2 * 48 * 48 + 48:,}", "output (48, 54, 54)", "(48, 4, 4) (48, 4, 4) - same values: True",
         # a 1x1 layer needs n^2 >= 1400 (37^2 = 1369); the 7x7 stride-4 layer 38 outputs per side, 37 * 4 + 7 inputs
         "1x1 reading 38", f"strided reading {37 * 4 + 7} (38 outputs per side)", "paper's balance gives 37",
         f"centre tap {3 * 48 / 65536:.5f}", f"restacked tap {48 * 48 / 65536:.5f} (16 x)",
-        f"stacked {4 * 48 * 48 / 65536:.5f} (4 x)", f"49 weight loads x {54 * 54:,} vectors = {49 * 54 * 54:,} vectors",
+        f"stacked {4 * 48 * 48 / 65536:.5f} (4 x)",
+        f"49 weight loads x {54 * 54:,} vectors = {49 * 54 * 54:,} vectors",
         f" 4 weight loads x {54 * 54:,} vectors = {4 * 54 * 54:,} vectors",
         f"147 x 48 weights, utilisation {147 * 48 / 65536:.5f}"],
     "09-pooling-and-rnn": [
         f"{1024 * 512:,} MACs = {2 * 1024 * 512:,} FLOPs", f"directly: {1024 * 511 + 1024:,} operations",
-        f"a dense layer {1024 * 512:,} -> 1,024: {1024 * 16 * 32 * 1024:,} MACs", "equals the mean over positions: True",
+        f"a dense layer {1024 * 512:,} -> 1,024: {1024 * 16 * 32 * 1024:,} MACs",
+        "equals the mean over positions: True",
         f"Jacobian: {64 * 64 - 64:,} of {64 * 64:,} entries zero; MACs per step: full G {64 * 64 + 64 * 16:,},"
         f" diagonal G {64 + 64 * 16:,} (of which H x_t {64 * 16:,})"],
     # single-tower AlexNet: one fp32 bias per output channel of its five convolutions
     "10-alexnet-inference-cpu": [
         f"per image: {ALEX_MACS:,} MACs, {ALEX_CONV + ALEX_FC_PARAMS:,} parameters = "
-        f"{4 * (ALEX_CONV + ALEX_FC_PARAMS) / 2**20:.1f} MiB, convolutions {ALEX_CONV_MACS / ALEX_MACS:.3f} of the MACs",
+        f"{4 * (ALEX_CONV + ALEX_FC_PARAMS) / 2**20:.1f} MiB, "
+        f"convolutions {ALEX_CONV_MACS / ALEX_MACS:.3f} of the MACs",
         f"conv biases {4 * (96 + 256 + 384 + 384 + 256):,} B", f"input tile {(16 + 5 - 1) ** 2}",
         f"MACs {half[1] / full[1]:.2f}",
         f"intensity at batch 8 (FLOP/B): convolutions {conv_intensity(227, 55, 3, 96, 11):.0f} to "
@@ -237,14 +247,15 @@ WRITTEN = {   # numbers stated in markdown, each from first principles or a cite
     ],
     "03-conv-as-gemm": [f"{2 * 256 * 56 * 56:,} elements", f"{256 * 256 * 9:,}."],
     "04-padding-and-stride": ["$112^2 = " + f"{112**2:,}".replace(",", "{,}") + "$ columns",
-                              "$224^2 = " + f"{224**2:,}".replace(",", "{,}") + "$)", f"covers {2 * (3 - 1) + 1} positions"],
+                              "$224^2 = " + f"{224**2:,}".replace(",", "{,}") + "$)",
+                              f"covers {2 * (3 - 1) + 1} positions"],
     "08-tpu-utilisation": [
         f"(3/256)\\cdot(48/256) = {3 * 48}/{tex(65536)} \\approx {3 * 48 / 65536:.4f}",
         f"leaves {256 - 3} rows empty and the output depth {256 - 48} columns",
         f"= {65536 * 700e6 / 1e13:.2f} \\times 10^{{13}}$ MACs/s", f"about {65536 * 700e6 / 34e9:,.0f} uses per weight",
         "$38 \\times 38$ output positions", f"$n = 37 \\cdot 4 + 7 = {37 * 4 + 7}$",
         f"$54 \\times 54 = {tex(54 * 54)}$", f"about {round(49 / 4)} times fewer vectors",
-        f"about {round(100 * (4 * 48 * 48 / (49 * 3 * 48) - 1))} % more MACs", f"$192 \\times 48$ matrix",
+        f"about {round(100 * (4 * 48 * 48 / (49 * 3 * 48) - 1))} % more MACs", "$192 \\times 48$ matrix",
         f"${7 * 7 * 3} \\times 48$", f"extra {4 * 48 - 7 * 7 * 3} rows hold only the kernel's zero padding"],
     "09-pooling-and-rnn": [
         f"$1024 \\cdot 511 + 1024 = {tex(1024 * 511 + 1024)}$",
@@ -279,6 +290,7 @@ def test_notebook_01_givens_are_the_cited_figures():
 def test_shifted_gemm_copies_a_window_narrower_than_the_row():
     """Notebook 03: a tap's window is a matrix a GEMM can read in place only when M_c = L_c."""
     import numpy as np
+
     from helpers import lowering
     x = np.arange(2 * 6 * 6, dtype=float).reshape(2, 6, 6)
     tap = lowering._shifted(x, 1, 1, 4, 4, 1, 1)          # 3x3 filter, tap (1, 1): M_c = 4 < L_c = 6

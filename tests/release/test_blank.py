@@ -64,7 +64,8 @@ def test_the_repository_checks_of_functions_run_with_the_blank():
         assert blanks, f"{name}: no blanked function"
         for source in blanks:
             said = []
-            namespace = {"np": __import__("numpy"), "check": lambda qid, value, **_: said.append((qid, value))}
+            namespace = {"np": __import__("numpy"),
+                         "check": lambda qid, value, said=said, **_: said.append((qid, value))}
             exec(re.sub(r"^from helpers import .*$", "", source, flags=re.M), namespace)
             assert said and all(value is ... for _, value in said), (name, said)
 
@@ -72,7 +73,8 @@ def test_the_repository_checks_of_functions_run_with_the_blank():
 # --- imports a student copy does not need ---------------------------------------------------------------
 
 def test_prune_drops_unused_names_keeps_used_ones_and_comments():
-    source = ("import math\n\nimport matplotlib.pyplot as plt\nimport numpy as np\nfrom matplotlib.colors import LogNorm\n\n"
+    source = ("import math\n\nimport matplotlib.pyplot as plt\nimport numpy as np\n"
+              "from matplotlib.colors import LogNorm\n\n"
               "from helpers import (check,\n    summary, systolic)  # tools\n\nx = 1")
     assert prune_imports(source, {"check", "np", "math"}) == (
         "import math\n\nimport numpy as np\n\nfrom helpers import check  # tools\n\nx = 1")
@@ -116,7 +118,8 @@ def test_a_cell_left_empty_by_pruning_is_dropped_but_an_empty_cell_stays():
 def test_written_code_answers_count_as_using_their_imports():
     manual = solution_cell("print(np.pi)", "solution", "manual")
     manual.metadata["workbook"] = {"manual": "t.w", "points": 1}
-    nb = nb_with(solution_cell("import numpy as np\nfrom helpers import check"), manual, solution_cell("check('t.a', 1)"))
+    nb = nb_with(solution_cell("import numpy as np\nfrom helpers import check"), manual,
+                 solution_cell("check('t.a', 1)"))
     assert student_notebook(nb, "01-demo.ipynb").cells[0].source == "import numpy as np\nfrom helpers import check"
 
 

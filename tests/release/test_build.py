@@ -61,7 +61,8 @@ def test_malformed_manual_and_unlock_cells_name_the_cell(meta, message):
 
 
 def test_check_options_are_stripped_however_they_wrap():
-    source = 'x = 1\ncheck("a.b", x,\n      hint="h", slips=("flops",),\n      rtol=0.1)  # note\nprint(check("c.d", 2, points=3))'
+    source = ('x = 1\ncheck("a.b", x,\n      hint="h", slips=("flops",),\n      rtol=0.1)  # note\n'
+              'print(check("c.d", 2, points=3))')
     assert strip_check_options(source) == 'x = 1\ncheck("a.b", x)  # note\nprint(check("c.d", 2))'
 
 
@@ -166,6 +167,7 @@ def test_repository_release_is_up_to_date():
 
 def test_release_kernels_use_local_sockets_print_no_tcp_warning_and_stop(tmp_path, capfd):
     import os
+
     from helpers.release.build import execute
     nb = new_notebook(cells=[new_code_cell(
         "import os\nfrom ipykernel.kernelapp import IPKernelApp\n"
