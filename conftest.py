@@ -1,6 +1,8 @@
-"""Run ``solutions/`` strictly under nbval (stored outputs must reproduce) and
-``notebooks/`` laxly (student copies must run top to bottom with blank answers),
-in one pytest call."""
+"""Run ``solutions/`` strictly under nbval (stored outputs must reproduce).
+
+The student copies in ``notebooks/`` run top to bottom with blank answers in
+``tests/integration/test_leaks.py``, which fails on any error and judges everything
+they show; ``pytest notebooks/`` still runs them laxly under nbval on request."""
 
 import os
 
