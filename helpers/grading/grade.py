@@ -301,20 +301,31 @@ def _finish(rows, notebooks, questions, points, out, feedback, canvas_out, revie
     reports.summary(rows, notebooks, questions, log, review)
 
 
+def perfect_submission(solution_path):
+    """What a student who answers everything as the solution does hands in: the solution
+    notebook without its solution-only cells (its written answers stay), as text."""
+    import nbformat
+    nb = nbformat.read(str(solution_path), as_version=4)
+    nb.cells = [c for c in nb.cells if "solution" not in c.metadata.get("tags", [])
+                or "manual" in c.metadata.get("tags", [])]
+    return nbformat.writes(nb)
+
+
 def benchmark(copies, jobs, notebook="08-tpu-utilisation.ipynb", root=ROOT, log=print):
     """Grade ``copies`` copies of a worked notebook (a perfect submission); return notebooks/min."""
     import time
-    source = Path(root) / "solutions" / notebook
+    perfect = perfect_submission(Path(root) / "solutions" / notebook)
     with tempfile.TemporaryDirectory(prefix="workbook-bench-") as tmp:
         for i in range(copies):
             folder = Path(tmp) / "class" / f"student{i:03d}"
             folder.mkdir(parents=True)
-            shutil.copy(source, folder / notebook)
+            (folder / notebook).write_text(perfect, encoding="utf-8")
         start = time.perf_counter()
         rows = run([Path(tmp) / "class"], Path(tmp) / "grades.csv", jobs=jobs, root=root, log=lambda *a: None,
                    progress=False)
         seconds = time.perf_counter() - start
-    full = sum(1 for r in rows if r["status"] == "ok" and all(r["points"].values()))   # every checked answer right
+    full = sum(1 for r in rows if r["status"] == "ok"                  # every automatically graded answer right
+               and all(p for p in r["points"].values() if p is not None and p != ""))
     rate = 60 * copies / seconds
     cpu = [r["cpu"] for r in rows if r.get("cpu")]
     mean = sum(cpu) / max(1, len(cpu))

@@ -13,7 +13,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from helpers.grading import grade, sandbox
-from helpers.release.build import release
+from helpers.release.build import ROOT, release
 
 ALPHA = [
     new_markdown_cell("# Alpha\n\nA fixture exercise."),
@@ -324,3 +324,18 @@ def test_an_interrupted_run_still_writes_a_csv_and_cleans_up(project, klass, tmp
     rows = list(csv.DictReader((tmp_path / "g.csv").open()))
     assert len(rows) == 32 and any(r["status"] == "interrupted" for r in rows)
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_perfect_student_submission_gets_every_automatic_point(tmp_path):
+    # what `grade --benchmark` grades: the solution without its solution-only cells
+    for name in ("04-padding-and-stride.ipynb", "08-tpu-utilisation.ipynb"):
+        folder = tmp_path / "class" / "ada"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(grade.perfect_submission(ROOT / "solutions" / name), encoding="utf-8")
+    rows = grade.run([tmp_path / "class"], tmp_path / "grades.csv", jobs=2, log=lambda *a: None, progress=False)
+    assert {r["notebook"] for r in rows if r["status"] == "ok"} >= {"04-padding-and-stride.ipynb",
+                                                                    "08-tpu-utilisation.ipynb"}
+    for row in rows:
+        if row["notebook"] in ("04-padding-and-stride.ipynb", "08-tpu-utilisation.ipynb"):
+            automatic = [p for p in row["points"].values() if p not in (None, "")]
+            assert automatic and all(automatic), row
