@@ -292,13 +292,18 @@ def format_text(report):
     return "\n".join(lines)
 
 
-def main(args):
-    """Entry point for the CLI subcommand."""
-    report = run(args.model, args.batch, args.repeats, args.warmup, not args.no_torch,
-                 log=lambda m: print(m, file=sys.stderr) if not args.json else None)
+def print_report(run_report, format_report, args):
+    """Run a benchmark for the CLI (progress on stderr) and print its JSON or text form."""
+    report = run_report(args.model, args.batch, args.repeats, args.warmup, not args.no_torch,
+                        log=lambda m: print(m, file=sys.stderr) if not args.json else None)
     if args.json:
         import json
         print(json.dumps(report))
     else:
-        print(format_text(report))
+        print(format_report(report))
     return 0
+
+
+def main(args):
+    """Entry point for the CLI subcommand."""
+    return print_report(run, format_text, args)

@@ -13,7 +13,6 @@ not absolute times across runs.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 
 import numpy as np
@@ -127,11 +126,4 @@ def format_text(report):
 
 def main(args):
     """Entry point for ``bench MODEL --train``."""
-    report = run(args.model, args.batch, args.repeats, args.warmup, not args.no_torch,
-                 log=lambda m: print(m, file=sys.stderr) if not args.json else None)
-    if args.json:
-        import json
-        print(json.dumps(report))
-    else:
-        print(format_text(report))
-    return 0
+    return bench.print_report(run, format_text, args)
