@@ -1,6 +1,5 @@
-"""The numpy engine: fast paths against the naive loops and independent references."""
+"""The forward pass: fast paths against the naive loops and independent references."""
 
-import contextlib
 
 import numpy as np
 import pytest
@@ -8,14 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import engine, zoo
-from helpers.engine import kernels, threads, winograd
+from helpers.engine import kernels
 from helpers.layers import (
     AvgPool2d,
     BatchNorm2d,
     Conv2d,
     GlobalAvgPool,
     Linear,
-    LocalResponseNorm,
     MaxPool2d,
     ReLU,
     SpaceToDepth,
@@ -51,155 +49,6 @@ def test_fast_convolution_equals_naive(case, seed):
     fast, naive = engine.forward(model, params, x), engine.forward(model, params, x, conv="naive")
     np.testing.assert_allclose(fast, naive, rtol=1e-4, atol=1e-4)
     assert fast.shape[1:] == summary(model, shape).rows[-1].output
-
-
-@settings(max_examples=25, deadline=None)
-@given(st.integers(1, 4), st.integers(1, 24), st.integers(1, 24), st.integers(3, 12), st.integers(0, 99))
-def test_winograd_equals_im2col(batch, c_in, c_out, size, seed):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch, size, size, c_in)).astype(np.float32)
-    w = rng.standard_normal((c_out, c_in, 3, 3)).astype(np.float32)
-    b = rng.standard_normal(c_out).astype(np.float32)
-    for pad in (0, 1):
-        out = size + 2 * pad - 2
-        if out < 1:
-            continue
-        wino, _ = winograd.conv2d_winograd(x, w, b, ((pad, pad), (pad, pad)), (out, out))
-        gemm, _ = kernels.conv2d(x, w, b, (1, 1), ((pad, pad), (pad, pad)), (1, 1), 1, (out, out))
-        np.testing.assert_allclose(wino, gemm, rtol=1e-4, atol=1e-4)
-        ref, _ = naive_conv_counting(x[0].transpose(2, 0, 1).astype(np.float64), w.astype(np.float64), 1, pad, 1, 1)
-        np.testing.assert_allclose(wino[0].transpose(2, 0, 1), ref + b[:, None, None], rtol=1e-4, atol=1e-4)
-
-
-def pipeline_mode(serial):
-    """The BLAS switch as found, or (``serial``) as if the BLAS could not be switched."""
-    from unittest import mock
-    return mock.patch.object(threads, "_FUNCTIONS", (None, None)) if serial else contextlib.nullcontext()
-
-
-@pytest.mark.parametrize("serial", [False, True], ids=["two pipelines", "serial fallback"])
-@settings(max_examples=20, deadline=None)
-@given(st.integers(1, 3), st.integers(2, 9), st.integers(1, 2), st.sampled_from([1, 3, 5]),
-       st.integers(1, 2), st.integers(1, 5000), st.integers(0, 99))
-def test_blocks_that_span_images_give_the_definition(serial, batch, size, groups, k, stride, budget, seed):
-    """Tiny per-pipeline budgets make blocks of one or a few output rows that cross image
-    boundaries; the result must still be the convolution's definition."""
-    with pipeline_mode(serial):
-        _check_blocks(batch, size, groups, k, stride, budget, seed)
-
-
-def _check_blocks(batch, size, groups, k, stride, budget, seed):
-    rng = np.random.default_rng(seed)
-    c_in, c_out, pad = 2 * groups, 3 * groups, k // 2
-    x = rng.standard_normal((batch, size, size, c_in)).astype(np.float32)
-    w = rng.standard_normal((c_out, c_in // groups, k, k)).astype(np.float32)
-    b = rng.standard_normal(c_out).astype(np.float32)
-    out = (size + 2 * pad - k) // stride + 1
-    y, _ = kernels.conv2d(x, w, b, (stride, stride), ((pad, pad), (pad, pad)), (1, 1), groups, (out, out), budget)
-    for i in range(batch):
-        ref, _ = naive_conv_counting(x[i].transpose(2, 0, 1).astype(np.float64), w.astype(np.float64),
-                                     stride, pad, 1, groups)
-        np.testing.assert_allclose(y[i].transpose(2, 0, 1), ref + b[:, None, None], rtol=1e-4, atol=1e-4)
-
-
-@pytest.mark.parametrize("serial", [False, True], ids=["two pipelines", "serial fallback"])
-@settings(max_examples=20, deadline=None)
-@given(st.integers(2, 4), st.integers(3, 10), st.integers(1, 30000), st.integers(0, 99))
-def test_winograd_blocks_that_span_images(serial, batch, size, budget, seed):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch, size, size, 3)).astype(np.float32)
-    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
-    b = rng.standard_normal(4).astype(np.float32)
-    out = size - 2
-    with pipeline_mode(serial):
-        wino, _ = winograd.conv2d_winograd(x, w, b, ((0, 0), (0, 0)), (out, out), budget)
-    gemm, _ = kernels.conv2d(x, w, b, (1, 1), ((0, 0), (0, 0)), (1, 1), 1, (out, out))
-    np.testing.assert_allclose(wino, gemm, rtol=1e-4, atol=1e-4)
-
-
-@given(st.integers(0, 40), st.integers(0, 40), st.integers(1, 7))
-def test_segments_cover_the_range_within_images(start, length, per_image):
-    pieces = list(kernels.segments(start, start + length, per_image))
-    rows = [image * per_image + r for image, r0, r1, _ in pieces for r in range(r0, r1)]
-    assert rows == list(range(start, start + length))
-    assert all(0 <= r0 < r1 <= per_image for _, r0, r1, _ in pieces)
-    assert [offset for *_, offset in pieces] == [rows.index(i * per_image + r0) for i, r0, _, _ in pieces]
-
-
-def test_blas_switch_is_restored_and_optional(monkeypatch):
-    before = threads.threads()
-    with threads.single_threaded() as cores:
-        assert cores == before
-        assert threads.threads() == (1 if cores else None)
-    assert threads.threads() == before
-    monkeypatch.setattr(threads, "_FUNCTIONS", (None, None))
-    with threads.single_threaded() as cores:
-        assert cores is None and threads.threads() is None
-    seen = []
-    kernels.pipelines(5, lambda thread, i, j: seen.append((thread, i, j)))
-    assert seen == [(0, 0, 5)]
-
-
-@pytest.mark.parametrize("cores", [1, 2, 3, 5])
-def test_one_pipeline_per_blas_thread(monkeypatch, cores):
-    """As many pipelines as the BLAS had threads, covering the range once, each seeing a
-    single-threaded BLAS; the thread count is restored afterwards."""
-    state = {"threads": cores}
-    monkeypatch.setattr(threads, "_FUNCTIONS", (lambda: state["threads"], lambda n: state.update(threads=n)))
-    seen = []
-    kernels.pipelines(11, lambda part, i, j: seen.append((part, i, j, state["threads"])))
-    assert sorted(p for p, *_ in seen) == list(range(cores))
-    assert sorted(r for _, i, j, _ in seen for r in range(i, j)) == list(range(11))
-    assert {t for *_, t in seen} == {1} and state["threads"] == cores
-
-
-@pytest.mark.parametrize("serial", [False, True], ids=["two pipelines", "serial fallback"])
-def test_dense_layer_pipelines_equal_numpy(serial):
-    rng = np.random.default_rng(1)
-    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((5, 37), (23, 37), (23,)))
-    with pipeline_mode(serial):
-        np.testing.assert_allclose(kernels.linear(x, w, b), x @ w.T + b, rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(kernels.linear(x[:1], w[:1], None), x[:1] @ w[:1].T, rtol=1e-5, atol=1e-5)
-
-
-def torch_free_pool_reference(x, k, s, p, op, ceil_mode=False):
-    """Pooling from the definition, one window at a time (NCHW, PyTorch rules)."""
-    n, c, h, w = x.shape
-    from helpers.formulas import pool_output_size
-    oh, ow = pool_output_size(h, k, s, p, 1, ceil_mode), pool_output_size(w, k, s, p, 1, ceil_mode)
-    out = np.empty((n, c, oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            r0, c0 = i * s - p, j * s - p
-            r1, c1 = min(r0 + k, h + p), min(c0 + k, w + p)        # window clipped to padded input
-            window = x[:, :, max(r0, 0):min(r1, h), max(c0, 0):min(c1, w)]
-            if op == "max":
-                out[:, :, i, j] = window.max(axis=(2, 3))
-            else:
-                out[:, :, i, j] = window.sum(axis=(2, 3)) / ((r1 - r0) * (c1 - c0))
-    return out
-
-
-@pytest.mark.parametrize("k, s, p, ceil", [(3, 2, 0, False), (3, 2, 1, False), (2, 2, 0, True),
-                                           (3, 2, 1, True), (3, 1, 1, False), (5, 3, 2, True)])
-@pytest.mark.parametrize("op", ["max", "avg"])
-def test_pooling_equals_definition(k, s, p, ceil, op):
-    x = np.random.default_rng(0).standard_normal((2, 3, 11, 9)).astype(np.float32)
-    layer = (MaxPool2d if op == "max" else AvgPool2d)(k, s, p, ceil_mode=ceil)
-    got = engine.forward(Sequential(layer), {}, x)
-    np.testing.assert_allclose(got, torch_free_pool_reference(x, k, s, p, op, ceil), rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("size, beta", [(5, 0.75), (4, 0.6), (1, 0.75)])
-def test_lrn_equals_definition(size, beta):
-    x = np.random.default_rng(0).standard_normal((2, 7, 4, 5)).astype(np.float32)
-    alpha, k = 1e-1, 2.0
-    ref = np.empty_like(x, dtype=np.float64)
-    for c in range(7):                       # torch: window c - size//2 .. c + (size-1)//2
-        lo, hi = max(0, c - size // 2), min(7, c + (size - 1) // 2 + 1)
-        ref[:, c] = x[:, c] / (k + alpha / size * (x[:, lo:hi].astype(np.float64) ** 2).sum(axis=1)) ** beta
-    got = engine.forward(Sequential(LocalResponseNorm(size, alpha, beta, k)), {}, x)
-    np.testing.assert_allclose(got, ref, rtol=1e-5)
 
 
 def test_batchnorm_relu_dense_and_merges():

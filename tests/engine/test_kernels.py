@@ -1,0 +1,46 @@
+"""The NHWC convolution and dense kernels against the definition, in both pipeline modes."""
+
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers.engine import kernels
+from reference.conv import naive_conv_counting
+from reference.pipelines import pipeline_mode
+
+
+@pytest.mark.parametrize("serial", [False, True], ids=["two pipelines", "serial fallback"])
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 3), st.integers(2, 9), st.integers(1, 2), st.sampled_from([1, 3, 5]),
+       st.integers(1, 2), st.integers(1, 5000), st.integers(0, 99))
+def test_blocks_that_span_images_give_the_definition(serial, batch, size, groups, k, stride, budget, seed):
+    """Tiny per-pipeline budgets make blocks of one or a few output rows that cross image
+    boundaries; the result must still be the convolution's definition."""
+    with pipeline_mode(serial):
+        _check_blocks(batch, size, groups, k, stride, budget, seed)
+
+
+def _check_blocks(batch, size, groups, k, stride, budget, seed):
+    rng = np.random.default_rng(seed)
+    c_in, c_out, pad = 2 * groups, 3 * groups, k // 2
+    x = rng.standard_normal((batch, size, size, c_in)).astype(np.float32)
+    w = rng.standard_normal((c_out, c_in // groups, k, k)).astype(np.float32)
+    b = rng.standard_normal(c_out).astype(np.float32)
+    out = (size + 2 * pad - k) // stride + 1
+    y, _ = kernels.conv2d(x, w, b, (stride, stride), ((pad, pad), (pad, pad)), (1, 1), groups, (out, out), budget)
+    for i in range(batch):
+        ref, _ = naive_conv_counting(x[i].transpose(2, 0, 1).astype(np.float64), w.astype(np.float64),
+                                     stride, pad, 1, groups)
+        np.testing.assert_allclose(y[i].transpose(2, 0, 1), ref + b[:, None, None], rtol=1e-4, atol=1e-4)
+
+
+
+@pytest.mark.parametrize("serial", [False, True], ids=["two pipelines", "serial fallback"])
+def test_dense_layer_pipelines_equal_numpy(serial):
+    rng = np.random.default_rng(1)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((5, 37), (23, 37), (23,)))
+    with pipeline_mode(serial):
+        np.testing.assert_allclose(kernels.linear(x, w, b), x @ w.T + b, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(kernels.linear(x[:1], w[:1], None), x[:1] @ w[:1].T, rtol=1e-5, atol=1e-5)
