@@ -12,7 +12,7 @@ The counting conventions are stated in :mod:`helpers.conventions`.
 
 from __future__ import annotations
 
-from helpers.conventions import FLOPS_PER_MAC
+from helpers.conventions import BYTES_PER_ELEM, FLOPS_PER_MAC
 
 __all__ = [
     "output_size",
@@ -249,7 +249,7 @@ def gemm_elems(M, N, K):
     return M * K + K * N + M * N
 
 
-def to_bytes(elems, bytes_per_elem=4):
+def to_bytes(elems, bytes_per_elem=BYTES_PER_ELEM):
     """Bytes taken by ``elems`` values of ``bytes_per_elem`` bytes each (fp32: 4).
 
     Examples

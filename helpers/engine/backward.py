@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.engine import kernels
+from helpers.formulas import gemm_macs
 
 __all__ = ["conv2d_forward", "conv2d_backward", "linear_forward", "linear_backward",
            "batch_norm_forward", "batch_norm_backward", "relu_backward", "softmax_cross_entropy"]
@@ -56,7 +57,7 @@ def _filter_matrix(weight, g, groups):
 def _blocks(n, per_image, start=0, stop=None):
     """``(first, last)`` image ranges of ``[start, stop)`` whose patches fit ``kernels.BLOCK_BYTES``."""
     stop = n if stop is None else stop
-    step = max(1, kernels.BLOCK_BYTES // max(per_image, 1))
+    step = kernels.items_per_block(stop - start, per_image, kernels.BLOCK_BYTES)
     return [(i, min(stop, i + step)) for i in range(start, stop, step)]
 
 
@@ -100,7 +101,7 @@ def conv2d_forward(x, weight, bias, stride, pads, dilation, groups, out_hw, macs
                     np.matmul(cols, mats[0], out=target)
                 else:
                     target[...] = cols @ mats[g]
-                macs.append(m * k * co_g)
+                macs.append(gemm_macs(m, co_g, k))
     kernels.pipelines(n, work)
     if bias is not None:
         y += bias
@@ -141,10 +142,10 @@ def conv2d_backward(dy, x, weight, has_bias, stride, pads, dilation, groups, nee
                 _gather(xp, first, last, kh, kw, stride, dilation, out_hw, g, c_g, cols)
                 np.matmul(cols.T, d, out=tmp)
                 acc[g] += tmp
-                macs.append(k * m * co_g)
+                macs.append(gemm_macs(k, co_g, m))
                 if scatter:
                     np.matmul(d, mats[g].T, out=cols)            # the patches are no longer needed
-                    macs.append(m * co_g * k)
+                    macs.append(gemm_macs(m, k, co_g))
                     _scatter(cols, dxp[first:last], kh, kw, stride, dilation, out_hw, g, c_g)
     kernels.pipelines(n, work)
     dw_mats = sum(parts[t] for t in sorted(parts))      # a fixed order: reproducible sums
@@ -181,7 +182,7 @@ def _scatter(dcols, dxp, kh, kw, stride, dilation, out_hw, g, c_g):
 def linear_forward(x, weight, bias, macs):
     """``x @ weight.T + bias`` for ``x`` ``(N, in)``; the cache is ``x``."""
     y = x @ weight.T
-    macs.append(x.shape[0] * x.shape[1] * weight.shape[0])
+    macs.append(gemm_macs(x.shape[0], weight.shape[0], x.shape[1]))
     if bias is not None:
         y += bias
     return y
@@ -190,11 +191,11 @@ def linear_forward(x, weight, bias, macs):
 def linear_backward(dy, x, weight, has_bias, need_dx, macs):
     """``(dx or None, dweight, dbias or None)`` of a dense layer."""
     dweight = dy.T @ x
-    macs.append(dy.shape[1] * dy.shape[0] * x.shape[1])
+    macs.append(gemm_macs(dy.shape[1], x.shape[1], dy.shape[0]))
     dx = None
     if need_dx:
         dx = dy @ weight
-        macs.append(dy.shape[0] * dy.shape[1] * weight.shape[1])
+        macs.append(gemm_macs(dy.shape[0], weight.shape[1], dy.shape[1]))
     return dx, dweight, (dy.sum(axis=0) if has_bias else None)
 
 

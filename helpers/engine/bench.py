@@ -224,7 +224,7 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
                            "gflops": round(gflops, 1), "peak_share": round(gflops / peak, 3),
                            "bytes": profiles[-1][i].bytes})
         workspace, activations = kernels.workspace_bytes() + winograd.cache_bytes(), POOL.held_bytes()
-        two_largest = sum(sorted((r.activations * 4 for r in s.rows), reverse=True)[:2])
+        two_largest = sum(sorted((r.activations * np.dtype(np.float32).itemsize for r in s.rows), reverse=True)[:2])
         budget = (s.weight_bytes() + activations + workspace) / 2**20
         results.append({"batch": batch, "engine_ms": round(1e3 * statistics.median(totals), 2),
                         "torch_ms": None, "gemm_peak_gflops": round(peak, 1),
