@@ -33,3 +33,12 @@ def test_the_papers_network_has_the_published_parameter_count():
 def test_half_width_halves_every_convolution():
     assert [r.output[0] for r in summary("resnet20-half").select("Conv2d")] == [
         r.output[0] // 2 for r in summary("resnet20").select("Conv2d")]
+
+
+def test_receptive_field_at_global_pooling():
+    # by hand: stem 3x3 (r 3, j 1); stage 1, six 3x3 at j 1: +12; stage 2, a 3x3 stride 2 at j 1 (+2,
+    # then j 2) and five 3x3 at j 2 (+20); stage 3, a 3x3 stride 2 at j 2 (+4, then j 4) and five at
+    # j 4 (+40): 3 + 12 + 22 + 44 = 81, effective stride 4
+    from helpers.receptive import final_field
+    field = final_field(zoo.get("resnet20"))
+    assert (field.size, field.stride) == (81, 4)

@@ -12,6 +12,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from helpers.answers import load_key
 from helpers.grading import grade, sandbox
 from helpers.release.build import ROOT, release
 
@@ -335,7 +336,17 @@ def test_a_perfect_student_submission_gets_every_automatic_point(tmp_path):
     rows = grade.run([tmp_path / "class"], tmp_path / "grades.csv", jobs=2, log=lambda *a: None, progress=False)
     assert {r["notebook"] for r in rows if r["status"] == "ok"} >= {"04-padding-and-stride.ipynb",
                                                                     "08-tpu-utilisation.ipynb"}
+    key = load_key()
     for row in rows:
         if row["notebook"] in ("04-padding-and-stride.ipynb", "08-tpu-utilisation.ipynb"):
-            automatic = [p for p in row["points"].values() if p not in (None, "")]
-            assert automatic and all(automatic), row
+            stem = row["notebook"][:-len(".ipynb")]
+            worth = sum(e["points"] for e in key.values() if e.get("notebook") == stem and e["kind"] != "manual")
+            earned = sum(p for p in row["points"].values() if p not in (None, ""))
+            assert worth > 0 and earned == worth, row
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "helpers", "grade", str(tmp_path), "--out",
+                             str(tmp_path / "g.csv"), "--memory", "lots"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "malformed size 'lots'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
