@@ -23,6 +23,7 @@ def shown(notebook):
 
 
 from reference.counts import ALEX_CONV, ALEX_CONV_MACS, ALEX_GROUPED_CONV, ALEX_MACS, VGG16, VGG19  # noqa: E402
+from reference.resnet20 import resnet20_counts  # noqa: E402
 
 ALEX_FC_PARAMS = 9216 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000
 INCEPTION_3X3_PER_R = 32 * 32 * (256 + 192 * 9)      # 1x1 256 -> r, then 3x3 r -> 192, per unit of r
@@ -103,6 +104,7 @@ def dense_intensity(n_in, n_out, batch=8):
     return 2 * batch * n_in * n_out / (4 * (n_in * n_out + batch * n_in + batch * n_out))
 
 
+R20, R20_HALF = resnet20_counts(16), resnet20_counts(8)
 EXPECTED = {
     "00-getting-started": [
         *[f"{v:,}" for params, macs in TINY.values() for v in (params, macs)],
@@ -182,6 +184,12 @@ EXPECTED = {
         f"Jacobian: {64 * 64 - 64:,} of {64 * 64:,} entries zero; MACs per step: full G {64 * 64 + 64 * 16:,},"
         f" diagonal G {64 + 64 * 16:,} (of which H x_t {64 * 16:,})"],
     # single-tower AlexNet: one fp32 bias per output channel of its five convolutions
+    "11-training-cost": [   # ResNet-20 on 1x8x8, batch 128, counted by reference.resnet20
+        f"derived {128 * 2 * 8 * 8 * 16 * 16 * 9:,} MACs, counted by the engine {128 * 2 * 8 * 8 * 16 * 16 * 9:,}",
+        f"forward {128 * R20[1]:,}, backward {128 * (2 * R20[1] - 8 * 8 * 16 * 9):,} MACs",
+        f"weights {4 * R20[0] / 2**20:.2f} MiB",
+        f"MACs of a training step {(3 * R20[1] - 8 * 8 * 16 * 9) / (3 * R20_HALF[1] - 8 * 8 * 8 * 9):.2f}",
+        f"seed's GPU epoch time {59 / 36:.2f}"],
     "10-alexnet-inference-cpu": [
         f"per image: {ALEX_MACS:,} MACs, {ALEX_CONV + ALEX_FC_PARAMS:,} parameters = "
         f"{4 * (ALEX_CONV + ALEX_FC_PARAMS) / 2**20:.1f} MiB, "
