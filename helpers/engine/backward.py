@@ -16,15 +16,19 @@ of images and ``W`` the filter as a ``(K_h K_w C_in/g, C_out/g)`` matrix,
   to the input position it was gathered from (col2im; M x C_out x K MACs).
   Where the stride is 1 and the output keeps the input's size, the same
   gradient is computed as a convolution of ``dY`` with the filter flipped in
-  space and transposed in channels: the same MACs, gathered instead of scattered.
+  space and transposed in channels: the same MACs, gathered instead of
+  scattered, and the patches of ``dY`` it gathers give the weight gradient too.
 
 So a convolution's backward costs twice its forward, minus the input
 gradient where no earlier layer needs it (the network's first layer). The
 patches are not kept between forward and backward: backward gathers them
-again from the layer's input, so that training keeps one tensor per layer
-rather than one ``K_h K_w`` times larger. Images are split between threads
-(:func:`helpers.engine.kernels.pipelines`, one per core, each with a single-threaded
-GEMM) in blocks whose patch matrix fits a core's cache; every GEMM adds its
+again, so that training keeps one tensor per layer rather than one ``K_h K_w``
+times larger. Each layer runs on the calling thread, in blocks of images whose
+patch matrix fits ``kernels.BLOCK_BYTES``, with the BLAS's own threads for the
+GEMMs: training's layers are small (ResNet-20 on 8 x 8 digits), and handing a
+share to another Python thread, as the inference engine's pipelines do, cost
+more than it saved (a thread wake-up measured 60-220 us here; a training step at
+batch 64 took 42.8 ms with pipelines, 38.5 ms without). Every GEMM adds its
 ``m * k * n`` to ``macs``, the list the caller passes, so the count is what was
 performed, not what a formula predicts.
 """
@@ -59,19 +63,10 @@ def _padded(x, pads):
     return kernels.pad_nhwc(x, *pads[0], *pads[1], key="train_padded" if x.dtype == np.float32 else None)
 
 
-def _blocks(n, per_image, start=0, stop=None):
-    """``(first, last)`` image ranges of ``[start, stop)`` whose patches fit ``kernels.BLOCK_BYTES``."""
-    stop = n if stop is None else stop
-    step = kernels.items_per_block(stop - start, per_image, kernels.BLOCK_BYTES)
-    return [(i, min(stop, i + step)) for i in range(start, stop, step)]
-
-
-def _conv_geometry(x_shape, weight, stride, pads, dilation, out_hw):
-    n, h, w, c = x_shape
-    c_out, c_g, kh, kw = weight.shape
-    (top, bottom), (left, right) = pads
-    padded = (n, h + top + bottom, w + left + right, c)
-    return n, c_g, kh, kw, out_hw, padded
+def _blocks(n, per_image):
+    """``(first, last)`` image ranges of ``range(n)`` whose patches fit ``kernels.BLOCK_BYTES``."""
+    step = kernels.items_per_block(n, per_image, kernels.BLOCK_BYTES)
+    return [(i, min(n, i + step)) for i in range(0, n, step)]
 
 
 def _gather(xp, first, last, kh, kw, stride, dilation, out_hw, g, c_g, cols):
@@ -86,28 +81,24 @@ def conv2d_forward(x, weight, bias, stride, pads, dilation, groups, out_hw, macs
 
     The cache for :func:`conv2d_backward` is ``x`` itself (the caller keeps it).
     """
-    n, c_g, kh, kw, (oh, ow), _ = _conv_geometry(x.shape, weight, stride, pads, dilation, out_hw)
-    c_out = weight.shape[0]
+    n, (oh, ow) = x.shape[0], out_hw
+    c_out, c_g, kh, kw = weight.shape
     co_g, k = c_out // groups, kh * kw * c_g
     xp = _padded(x, pads)
     y = np.empty((n, oh, ow, c_out), dtype=x.dtype)
     rows = y.reshape(n * oh * ow, c_out)
     mats = [_filter_matrix(weight, g, groups) for g in range(groups)]
-    per_image = oh * ow * k * x.itemsize
-
-    def work(thread, start, stop):
-        for first, last in _blocks(n, per_image, start, stop):
-            m = (last - first) * oh * ow
-            cols = _scratch(f"cols{thread}", (m, k), x.dtype)
-            for g in range(groups):
-                _gather(xp, first, last, kh, kw, stride, dilation, (oh, ow), g, c_g, cols)
-                target = rows[first * oh * ow:last * oh * ow, g * co_g:(g + 1) * co_g]
-                if groups == 1:
-                    np.matmul(cols, mats[0], out=target)
-                else:
-                    target[...] = cols @ mats[g]
-                macs.append(gemm_macs(m, co_g, k))
-    kernels.pipelines(n, work, macs=gemm_macs(n * oh * ow, c_out, k))
+    for first, last in _blocks(n, oh * ow * k * x.itemsize):
+        m = (last - first) * oh * ow
+        cols = _scratch("cols", (m, k), x.dtype)
+        for g in range(groups):
+            _gather(xp, first, last, kh, kw, stride, dilation, (oh, ow), g, c_g, cols)
+            target = rows[first * oh * ow:last * oh * ow, g * co_g:(g + 1) * co_g]
+            if groups == 1:
+                np.matmul(cols, mats[0], out=target)
+            else:
+                target[...] = cols @ mats[g]
+            macs.append(gemm_macs(m, co_g, k))
     if bias is not None:
         y += bias
     return y
@@ -117,61 +108,106 @@ def conv2d_backward(dy, x, weight, has_bias, stride, pads, dilation, groups, nee
     """Gradients of a convolution: ``(dx or None, dweight, dbias or None)``.
 
     ``x`` is the forward input (NHWC), ``dy`` the output gradient (NHWC).
-    Each thread accumulates the weight gradient of its images in its own
-    matrix. The input gradient of a stride-1 convolution whose output keeps the
-    input's size is itself a convolution, of ``dy`` with the filter flipped in
-    space and transposed in channels (same MACs, no scatter); other
-    convolutions multiply ``dY W^T`` and add the columns back (col2im).
+    The input gradient of a stride-1 convolution whose output keeps the input's
+    size is itself a convolution, of ``dy`` with the filter flipped in space and
+    transposed in channels: its patch matrix ``Q`` (of ``dy``) gives both
+    gradients, ``dx = Q W_flipped`` and the weight gradient ``Q^T X`` (with ``X``
+    the input's rows: tap ``(a, b)`` of ``Q`` meets tap ``(K_h-1-a, K_w-1-b)``
+    of the filter), so that backward gathers one patch matrix, not two (ungrouped
+    convolutions). Other convolutions gather the input's patches ``P`` for
+    ``dW = P^T dY`` and, where the input needs a gradient, multiply ``dY W^T`` and
+    add the columns back (col2im).
     """
-    n, c_g, kh, kw, out_hw, padded = _conv_geometry(x.shape, weight, stride, pads, dilation, dy.shape[1:3])
-    oh, ow = out_hw
-    c_out = weight.shape[0]
+    as_conv = need_dx and stride == (1, 1) and dy.shape[1:3] == x.shape[1:3]
+    if as_conv and groups == 1:
+        dx, dweight = _backward_from_dy_patches(dy, x, weight, pads, dilation, macs)
+    else:
+        dx, dweight = _backward_from_input_patches(dy, x, weight, stride, pads, dilation, groups, need_dx,
+                                                   as_conv, macs)
+    dbias = channel_sums(dy.reshape(-1, dy.shape[-1])) if has_bias else None
+    return dx, dweight, dbias
+
+
+def _flipped_pads(weight, pads, dilation):
+    """Padding of ``dy`` for the input gradient of a stride-1 convolution as a convolution."""
+    (top, bottom), (left, right) = pads
+    span_h, span_w = dilation[0] * (weight.shape[2] - 1), dilation[1] * (weight.shape[3] - 1)
+    return (span_h - top, span_h - bottom), (span_w - left, span_w - right)
+
+
+def _flipped(weight, groups):
+    """The filter flipped in space and transposed in channels, group by group (torch layout)."""
+    co_g = weight.shape[0] // groups
+    return np.ascontiguousarray(np.concatenate(
+        [weight[g * co_g:(g + 1) * co_g, :, ::-1, ::-1].transpose(1, 0, 2, 3) for g in range(groups)]))
+
+
+def _add(total, part):
+    """``total + part`` in place, or ``part`` itself for the first block."""
+    if total is None:
+        return part
+    total += part
+    return total
+
+
+def _backward_from_dy_patches(dy, x, weight, pads, dilation, macs):
+    """``(dx, dweight)`` of an ungrouped stride-1 same-size convolution from one patch
+    matrix ``Q`` of ``dy``: ``dx = Q W_flipped``, ``dW`` from ``Q^T X``."""
+    n, h, w, c = x.shape
+    c_out, _, kh, kw = weight.shape
+    k = kh * kw * c_out
+    flipped = _flipped(weight, 1)
+    w_mat = _filter_matrix(flipped, 0, 1)                    # (kh kw C_out, C)
+    dyp = _padded(dy, _flipped_pads(weight, pads, dilation))
+    dx = np.empty_like(x)
+    dx_rows, x_rows = dx.reshape(n * h * w, c), x.reshape(n * h * w, c)
+    g = None
+    for first, last in _blocks(n, h * w * k * x.itemsize):
+        rows = slice(first * h * w, last * h * w)
+        m = (last - first) * h * w
+        q = _scratch("cols", (m, k), x.dtype)
+        _gather(dyp, first, last, kh, kw, (1, 1), dilation, (h, w), 0, c_out, q)
+        np.matmul(q, w_mat, out=dx_rows[rows])
+        g = _add(g, q.T @ x_rows[rows])                         # faster than X^T Q on 2 threads
+        macs.extend([gemm_macs(m, c, k), gemm_macs(c, k, m)])
+    dweight = np.ascontiguousarray(g.reshape(kh, kw, c_out, c)[::-1, ::-1].transpose(2, 3, 0, 1))
+    return dx, dweight
+
+
+def _backward_from_input_patches(dy, x, weight, stride, pads, dilation, groups, need_dx, as_conv, macs):
+    """``(dx or None, dweight)`` from the input's patches ``P``: ``dW = P^T dY``; ``dx`` as
+    a convolution of ``dy`` (``as_conv``) or by ``dY W^T`` and col2im."""
+    n, h, w, _ = x.shape
+    c_out, c_g, kh, kw = weight.shape
+    oh, ow = out_hw = dy.shape[1:3]
     co_g, k = c_out // groups, kh * kw * c_g
+    (top, bottom), (left, right) = pads
     xp = _padded(x, pads)
-    as_conv = need_dx and stride == (1, 1) and out_hw == x.shape[1:3]
     scatter = need_dx and not as_conv
-    dxp = np.zeros(padded, dtype=x.dtype) if scatter else None
+    dxp = np.zeros((n, h + top + bottom, w + left + right, x.shape[3]), dtype=x.dtype) if scatter else None
     mats = [_filter_matrix(weight, g, groups) for g in range(groups)]
     dy_rows = dy.reshape(n * oh * ow, c_out)
-    parts = {}
-    per_image = oh * ow * k * x.itemsize
-
-    def work(thread, start, stop):
-        acc = parts.setdefault(thread, np.zeros((groups, k, co_g), dtype=x.dtype))
-        tmp = np.empty((k, co_g), dtype=x.dtype)
-        for first, last in _blocks(n, per_image, start, stop):
-            m = (last - first) * oh * ow
-            cols = _scratch(f"cols{thread}", (m, k), x.dtype)
-            for g in range(groups):
-                d = dy_rows[first * oh * ow:last * oh * ow, g * co_g:(g + 1) * co_g]
-                _gather(xp, first, last, kh, kw, stride, dilation, out_hw, g, c_g, cols)
-                np.matmul(cols.T, d, out=tmp)
-                acc[g] += tmp
-                macs.append(gemm_macs(k, co_g, m))
-                if scatter:
-                    np.matmul(d, mats[g].T, out=cols)            # the patches are no longer needed
-                    macs.append(gemm_macs(m, k, co_g))
-                    _scatter(cols, dxp[first:last], kh, kw, stride, dilation, out_hw, g, c_g)
-    kernels.pipelines(n, work, macs=gemm_macs(n * oh * ow, c_out, k) * (2 if scatter else 1))
-    dw_mats = sum(parts[t] for t in sorted(parts))      # a fixed order: reproducible sums
-    dweight = np.concatenate([dw_mats[g].reshape(kh, kw, c_g, co_g).transpose(3, 2, 0, 1)
-                              for g in range(groups)])
-    dbias = dy_rows.sum(axis=0) if has_bias else None
+    sums = [None] * groups
+    for first, last in _blocks(n, oh * ow * k * x.itemsize):
+        m = (last - first) * oh * ow
+        cols = _scratch("cols", (m, k), x.dtype)
+        for g in range(groups):
+            d = dy_rows[first * oh * ow:last * oh * ow, g * co_g:(g + 1) * co_g]
+            _gather(xp, first, last, kh, kw, stride, dilation, out_hw, g, c_g, cols)
+            sums[g] = _add(sums[g], cols.T @ d)
+            macs.append(gemm_macs(k, co_g, m))
+            if scatter:
+                np.matmul(d, mats[g].T, out=cols)            # the patches are no longer needed
+                macs.append(gemm_macs(m, k, co_g))
+                _scatter(cols, dxp[first:last], kh, kw, stride, dilation, out_hw, g, c_g)
+    dweight = np.concatenate([s.reshape(kh, kw, c_g, co_g).transpose(3, 2, 0, 1) for s in sums])
     dx = None
     if as_conv:
-        flipped = np.concatenate([weight[g * co_g:(g + 1) * co_g, :, ::-1, ::-1].transpose(1, 0, 2, 3)
-                                  for g in range(groups)])
-        (top, bottom), (left, right) = pads
-        (dh, dw) = dilation
-        span_h, span_w = dh * (kh - 1), dw * (kw - 1)
-        dx = conv2d_forward(dy, np.ascontiguousarray(flipped), None, (1, 1),
-                            ((span_h - top, span_h - bottom), (span_w - left, span_w - right)),
+        dx = conv2d_forward(dy, _flipped(weight, groups), None, (1, 1), _flipped_pads(weight, pads, dilation),
                             dilation, groups, x.shape[1:3], macs)
     elif scatter:
-        (top, _), (left, _) = pads
-        h, w = x.shape[1:3]
         dx = np.ascontiguousarray(dxp[:, top:top + h, left:left + w])
-    return dx, dweight, dbias
+    return dx, dweight
 
 
 def _scatter(dcols, dxp, kh, kw, stride, dilation, out_hw, g, c_g):
