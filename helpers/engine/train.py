@@ -23,6 +23,7 @@ the network's input needs none, so its first convolution skips the product
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,9 +68,16 @@ class Pass:
         return sum(b for _, b in self.macs.values())
 
 
+@functools.lru_cache(maxsize=1024)
+def _window(layer):
+    """``(kernel, stride, pads, dilation, padding)`` pairs of a convolution or pooling spec,
+    worked out once per spec (they depend on its fields only; specs are frozen)."""
+    return layer.kernel_pair, layer.stride_pair, layer.pads(), layer.dilation_pair, layer.padding_pair
+
+
 class _Run:
-    def __init__(self, params):
-        self.params, self.cache, self.macs, self.grads, self.stats = params, {}, {}, {}, {}
+    def __init__(self, params, shapes):
+        self.params, self.shapes, self.cache, self.macs, self.grads, self.stats = params, shapes, {}, {}, {}, {}
 
     # -- forward ------------------------------------------------------------------------------
     def forward(self, module, x, prefix, needs_grad):
@@ -110,9 +118,9 @@ class _Run:
         p = self.params.get(name, {})
         macs = self.macs.setdefault(name, ([], []))[0]
         if isinstance(layer, Conv2d):
-            out_hw = layer.output_shape((x.shape[3], x.shape[1], x.shape[2]), name)[1:]
-            y = bw.conv2d_forward(x, p["weight"], p.get("bias"), layer.stride_pair, layer.pads(),
-                                  layer.dilation_pair, layer.groups, out_hw, macs)
+            _, stride, pads, dilation, _ = _window(layer)
+            y = bw.conv2d_forward(x, p["weight"], p.get("bias"), stride, pads, dilation, layer.groups,
+                                  self.shapes[name][1:], macs)
             self.cache[name] = (needs_grad, x)
         elif isinstance(layer, Linear):
             y = bw.linear_forward(x, p["weight"], p.get("bias"), macs)
@@ -131,12 +139,12 @@ class _Run:
         elif isinstance(layer, MaxPool2d):
             if layer.dilation_pair != (1, 1):
                 raise ValueError(f"{name}: training supports undilated max pooling only")
-            out_hw = layer.output_shape((x.shape[3], x.shape[1], x.shape[2]), name)[1:]
-            y = pool.max_pool_forward(x, layer.kernel_pair, layer.stride_pair, layer.padding_pair, out_hw)
+            kernel, stride, _, _, padding = _window(layer)
+            y = pool.max_pool_forward(x, kernel, stride, padding, self.shapes[name][1:])
             self.cache[name] = (needs_grad, x, y)
         elif isinstance(layer, AvgPool2d):
-            out_hw = layer.output_shape((x.shape[3], x.shape[1], x.shape[2]), name)[1:]
-            y = pool.avg_pool_forward(x, layer.kernel_pair, layer.stride_pair, layer.padding_pair, out_hw,
+            kernel, stride, _, _, padding = _window(layer)
+            y = pool.avg_pool_forward(x, kernel, stride, padding, self.shapes[name][1:],
                                     layer.count_include_pad)
             self.cache[name] = (needs_grad, x.shape)
         elif isinstance(layer, GlobalAvgPool):
@@ -178,8 +186,9 @@ class _Run:
         macs = self.macs[name][1]
         if isinstance(layer, Conv2d):
             (x,) = saved
-            dx, dw, db = bw.conv2d_backward(dy, x, self.params[name]["weight"], layer.bias, layer.stride_pair,
-                                            layer.pads(), layer.dilation_pair, layer.groups, needs_grad, macs)
+            _, stride, pads, dilation, _ = _window(layer)
+            dx, dw, db = bw.conv2d_backward(dy, x, self.params[name]["weight"], layer.bias, stride, pads, dilation,
+                                            layer.groups, needs_grad, macs)
             self._store(name, dw, db)
             return dx
         if isinstance(layer, Linear):
@@ -198,9 +207,11 @@ class _Run:
             return bw.relu_backward(dy, saved[0])
         if isinstance(layer, MaxPool2d):
             x, y = saved
-            return pool.max_pool_backward(dy, x, y, layer.kernel_pair, layer.stride_pair, layer.padding_pair)
+            kernel, stride, _, _, padding = _window(layer)
+            return pool.max_pool_backward(dy, x, y, kernel, stride, padding)
         if isinstance(layer, AvgPool2d):
-            return pool.avg_pool_backward(dy, saved[0], layer.kernel_pair, layer.stride_pair, layer.padding_pair,
+            kernel, stride, _, _, padding = _window(layer)
+            return pool.avg_pool_backward(dy, saved[0], kernel, stride, padding,
                                         layer.count_include_pad)
         if isinstance(layer, GlobalAvgPool):
             return pool.global_avg_pool_backward(dy, saved[0])
@@ -231,8 +242,7 @@ def gradients(model, params, x, labels, update_stats=True, backward=True):
     """
     dtype = next(a.dtype for p in params.values() for a in p.values())
     x = np.asarray(x, dtype=dtype)
-    trace(model, x.shape[1:])
-    run = _Run(params)
+    run = _Run(params, {name: out for name, _, _, out in trace(model, x.shape[1:])})
     x_in = np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if x.ndim == 4 else x
     logits, _ = run.forward(model, x_in, "", False)
     loss, dlogits = bw.softmax_cross_entropy(logits, np.asarray(labels))
