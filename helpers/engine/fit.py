@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from helpers.engine import train
+from helpers.engine.buffers import retain_freed_memory
 from helpers.engine.forward import forward
 from helpers.engine.forward import init_params as engine_init_params
 from helpers.engine.optim import SGD
@@ -55,8 +56,10 @@ def fit(model, params, data, epochs, batch_size=64, lr=0.05, momentum=0.9, weigh
     Each epoch shuffles the training images with a generator seeded by ``seed``,
     takes SGD steps on batches of ``batch_size`` (the last one smaller), then
     measures the test accuracy. ``train_images`` uses only the first that many
-    training images (a short run). ``seconds`` times the steps only.
+    training images (a short run). ``seconds`` times the steps only. Freed memory
+    is kept for the next step (:func:`helpers.engine.buffers.retain_freed_memory`).
     """
+    retain_freed_memory()
     sgd = SGD(lr, momentum, weight_decay)
     rng = np.random.default_rng(seed)
     x, y = data.x_train[:train_images], data.y_train[:train_images]

@@ -34,6 +34,11 @@ from helpers.model import Layer, Sequential, join_name, trace
 
 __all__ = ["Pass", "gradients", "analytic_macs", "BN_MOMENTUM"]
 
+_FRESH_OUTPUT = (Conv2d, Linear, BatchNorm2d)
+"""Layers whose output is a new array that no layer keeps for backward (they keep their
+input, if anything), as is a branch merge's sum or concatenation: a ReLU right after
+one may overwrite it in place."""
+
 BN_MOMENTUM = 0.1
 """Weight of the batch's statistics in batch norm's running statistics (PyTorch's default)."""
 
@@ -74,8 +79,14 @@ class _Run:
             y = self.leaf(module, name, x, needs_grad)
             return y, needs_grad or bool(self.params.get(name))
         if isinstance(module, Sequential):
+            fresh = False
             for child_name, child in module.children:
-                x, needs_grad = self.forward(child, x, join_name(prefix, child_name), needs_grad)
+                name = join_name(prefix, child_name)
+                if isinstance(child, ReLU) and fresh:
+                    x = self.relu_in_place(name, x, needs_grad)
+                else:
+                    x, needs_grad = self.forward(child, x, name, needs_grad)
+                fresh = isinstance(child, _FRESH_OUTPUT) or not isinstance(child, (Layer, Sequential))
             return x, needs_grad
         outs = [self.forward(child, x, join_name(prefix, name), needs_grad) for name, child in module.children]
         self.cache[("merge", prefix)] = [y.shape[-1] for y, _ in outs]
@@ -86,6 +97,14 @@ class _Run:
                 total += y
             return total, grads_needed
         return np.concatenate([y for y, _ in outs], axis=-1), grads_needed
+
+    def relu_in_place(self, name, x, needs_grad):
+        """A ReLU that overwrites ``x``: only for an array that its producer just made and
+        nobody keeps (see ``_FRESH_OUTPUT``); one pass over memory and no new array."""
+        self.macs.setdefault(name, ([], []))
+        np.maximum(x, 0, out=x)
+        self.cache[name] = (needs_grad, x)
+        return x
 
     def leaf(self, layer, name, x, needs_grad):
         p = self.params.get(name, {})

@@ -3,22 +3,23 @@
 A step is forward (batch norm on batch statistics), softmax cross-entropy,
 backward and an SGD update (momentum 0.9, weight decay 5e-4). The engine and,
 when ``torch`` is importable, PyTorch train the same network from the same
-weights on the same batch; their steps alternate, so that both see the same
-machine load, and the medians are compared. PyTorch runs twice: on its default
-threads, and on one thread (on a loaded machine its thread team can lose far more
-than it gains). Times on a shared machine are noisy: read the ratios of one run,
+weights on the same batch. They take turns (:func:`helpers.engine.bench.in_turns`:
+a pause, so that the other's spinning threads have gone to sleep, then a few steps
+each), so that both see the same machine load, and the medians are compared.
+PyTorch runs twice: on its default threads, and on one thread (on a loaded machine
+its thread team can lose far more than it gains). Times on a shared machine are noisy: read the ratios of one run,
 not absolute times across runs.
 """
 
 from __future__ import annotations
 
 import statistics
-import time
 
 import numpy as np
 
 from helpers import zoo
 from helpers.engine import bench, torch_bridge, train
+from helpers.engine.buffers import retain_freed_memory
 from helpers.engine.fit import init_params
 from helpers.engine.optim import SGD
 from helpers.formulas import flops
@@ -60,14 +61,10 @@ def _torch_step(model, params, shape, x, labels, threads=None):
     return step
 
 
-def _timed(step):
-    start = time.perf_counter()
-    loss = step()
-    return time.perf_counter() - start, loss
-
-
 def run(model_name, batches=(64, 128), repeats=7, warmup=2, use_torch=True, log=None):
-    """Time training steps of ``model_name``; returns the JSON-able report."""
+    """Time training steps of ``model_name``; returns the JSON-able report. Freed memory
+    is kept for reuse (:func:`helpers.engine.buffers.retain_freed_memory`), for torch too."""
+    retain_freed_memory()
     entry = zoo.entry(model_name)
     model, shape = entry.build(), entry.input_shape
     classes = trace(model, shape)[-1][3][0]
@@ -81,14 +78,11 @@ def run(model_name, batches=(64, 128), repeats=7, warmup=2, use_torch=True, log=
         if use_torch and torch_bridge.available():
             steps["torch"] = _torch_step(model, init_params(model, shape, seed=0), shape, x, labels)
             steps["torch_1thread"] = _torch_step(model, init_params(model, shape, seed=0), shape, x, labels, 1)
-        first = {name: _timed(step)[1] for name, step in steps.items()}   # same weights: same loss
+        first = {name: step() for name, step in steps.items()}      # same weights: same loss
         for _ in range(warmup - 1):
             for step in steps.values():
                 step()
-        times = {name: [] for name in steps}
-        for _ in range(repeats):
-            for name, step in steps.items():
-                times[name].append(_timed(step)[0])
+        times, _ = bench.in_turns(steps, repeats)
         forward, backward = train.analytic_macs(model, shape, batch)
         engine_s = statistics.median(times["engine"])
         result = {"batch": batch, "engine_ms": round(1e3 * engine_s, 2), "torch_ms": None,
