@@ -37,9 +37,11 @@ def test_conv_diagram_rejects_an_impossible_layer():
 
 
 def test_roofline_points_sit_on_the_roof():
-    ax = plots.roofline([roofline.HASWELL], [("matvec", 0.5, roofline.HASWELL)])
-    x, y = ax.lines[-1].get_data()
-    assert (x[0], y[0]) == (0.5, roofline.attainable(roofline.HASWELL, 0.5))
+    """Haswell (Jouppi et al. 2017, Table 2): 51 GB/s and 1.3 TFLOP/s. At 0.5 FLOP/B the
+    memory roof gives 25.5 GFLOP/s; at 100 FLOP/B (past the ridge, 25.5) the peak."""
+    ax = plots.roofline([roofline.HASWELL], [("matvec", 0.5, roofline.HASWELL), ("gemm", 100, roofline.HASWELL)])
+    placed = [line.get_data() for line in ax.lines[1:]]
+    assert [(x[0], y[0]) for x, y in placed] == [(0.5, pytest.approx(25.5e9)), (100, pytest.approx(1.3e12))]
     matplotlib.pyplot.close("all")
 
 
@@ -59,6 +61,6 @@ def test_roofline_legend_names_the_unit_and_gives_small_ridges_a_decimal():
     ax = plots.roofline([this], measured=[("fc", 0.5, 3e9)], unit="FLOP")
     assert ax.get_legend().get_texts()[0].get_text() == "test: ridge 3.7 FLOP/B"
     assert "FLOP" in ax.get_xlabel() and "FLOP" in ax.get_ylabel()
-    ax = plots.roofline([roofline.TPU_V1])
-    assert ax.get_legend().get_texts()[0].get_text().endswith(f"ridge {roofline.ridge(roofline.TPU_V1):,.0f} ops/B")
+    ax = plots.roofline([roofline.TPU_V1])          # Jouppi et al. 2017: 92 Tops/s / 34 GB/s = 2,705.9 ops/B
+    assert ax.get_legend().get_texts()[0].get_text().endswith("ridge 2,706 ops/B")
     matplotlib.pyplot.close("all")

@@ -5,7 +5,7 @@ digests (see :mod:`helpers.answers.keying`). Wrong values get the question's
 hint, or a slip message when the question declares that slip (``slips`` in
 the key) and the value is the answer times the slip's factor:
 
-- ``"flops"``: a factor of 2 (MACs vs FLOPs);
+- ``"flops"``: a factor of ``conventions.FLOPS_PER_MAC`` (MACs vs FLOPs);
 - ``"percent"``: a factor of 100 (a percentage for a fraction).
 
 Examples
@@ -42,15 +42,18 @@ from helpers.answers.keying import (
     real_form,
     symbols_digest,
 )
+from helpers.conventions import FLOPS_PER_MAC
 
 __all__ = ["judge", "Verdict", "load_key", "KEY_PATH", "unknown_message"]
 
 KEY_PATH = Path(__file__).with_name("answer_key.json")
 
+_MAC_OR_FLOP = f"1 MAC is {FLOPS_PER_MAC} FLOPs: which does the question ask for?"
+_TIMES, _PART = ("twice", "half") if FLOPS_PER_MAC == 2 else (f"{FLOPS_PER_MAC} times", f"1/{FLOPS_PER_MAC} of")
 _SLIP_MESSAGES = {
     # (slip, factor): the value is the answer times factor
-    ("flops", 2): "this is twice the answer; 1 MAC is 2 FLOPs: which does the question ask for?",
-    ("flops", 0.5): "this is half the answer; 1 MAC is 2 FLOPs: which does the question ask for?",
+    ("flops", FLOPS_PER_MAC): f"this is {_TIMES} the answer; {_MAC_OR_FLOP}",
+    ("flops", 1 / FLOPS_PER_MAC): f"this is {_PART} the answer; {_MAC_OR_FLOP}",
     ("percent", 100): "this looks like a percentage: answer as a fraction (0 to 1).",
 }
 

@@ -18,83 +18,53 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.engine import kernels
+from helpers.engine.nhwc import tap_slices
+from helpers.engine.pooling import avg_pool_divisor, padded_size, pool_padded, reduce_windows
 
 __all__ = ["max_pool_forward", "max_pool_backward", "avg_pool_forward", "avg_pool_backward",
            "global_avg_pool_backward"]
 
 
-def _taps(kernel, stride, out_hw):
-    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
-    for a in range(kh):
-        for b in range(kw):
-            yield (slice(None), slice(a, a + sh * (oh - 1) + 1, sh), slice(b, b + sw * (ow - 1) + 1, sw))
-
-
-def _padded_size(x_shape, kernel, stride, padding, out_hw):
-    return tuple(max(size + 2 * p, (o - 1) * s + k) for size, k, s, p, o in
-                 zip(x_shape[1:3], kernel, stride, padding, out_hw, strict=True))
-
-
 def max_pool_forward(x, kernel, stride, padding, out_hw):
     """Max pooling in any float dtype (PyTorch semantics); the cache is ``x`` and the output."""
-    hp, wp = _padded_size(x.shape, kernel, stride, padding, out_hw)
-    (ph, pw), (h, w) = padding, x.shape[1:3]
-    xp = kernels.pad_nhwc(x, ph, hp - h - ph, pw, wp - w - pw, -np.inf)
-    taps = _taps(kernel, stride, out_hw)
-    y = xp[next(taps)].copy()
-    for tap in taps:
-        np.maximum(y, xp[tap], out=y)
-    return y
+    xp = pool_padded(x, kernel, stride, padding, out_hw, -np.inf)
+    y = np.empty((x.shape[0], *out_hw, x.shape[3]), dtype=x.dtype)
+    return reduce_windows(xp, kernel, stride, out_hw, np.maximum, y)
 
 
 def max_pool_backward(dy, x, y, kernel, stride, padding):
     """Max pooling's input gradient: each output's gradient goes to the first position
     of its window (in row-major tap order, as PyTorch) that holds the maximum."""
     out_hw = dy.shape[1:3]
-    hp, wp = _padded_size(x.shape, kernel, stride, padding, out_hw)
     (ph, pw), (h, w) = padding, x.shape[1:3]
-    xp = kernels.pad_nhwc(x, ph, hp - h - ph, pw, wp - w - pw, -np.inf)
+    xp = pool_padded(x, kernel, stride, padding, out_hw, -np.inf)
     dxp = np.zeros_like(xp)
     unclaimed = np.ones(dy.shape, dtype=bool)
-    for tap in _taps(kernel, stride, out_hw):
-        hit = (xp[tap] == y) & unclaimed
-        dxp[tap] += np.where(hit, dy, 0)
+    for _, _, rows, cols in tap_slices(kernel, stride, out_hw):
+        hit = (xp[:, rows, cols] == y) & unclaimed
+        dxp[:, rows, cols] += np.where(hit, dy, 0)
         unclaimed &= ~hit
     return np.ascontiguousarray(dxp[:, ph:ph + h, pw:pw + w])
 
 
-def _divisor(x_shape, kernel, stride, padding, out_hw, count_include_pad, dtype):
-    """Each average-pooling window's divisor (PyTorch's rules), ``(1, oh, ow, 1)``."""
-    hp, wp = _padded_size(x_shape, kernel, stride, padding, out_hw)
-    (ph, pw), (h, w) = padding, x_shape[1:3]
-    ones = np.zeros((1, hp, wp, 1), dtype=dtype)
-    if count_include_pad:
-        ones[:, :h + 2 * ph, :w + 2 * pw] = 1
-    else:
-        ones[:, ph:ph + h, pw:pw + w] = 1
-    return sum(ones[tap] for tap in _taps(kernel, stride, out_hw))
-
-
 def avg_pool_forward(x, kernel, stride, padding, out_hw, count_include_pad=True):
     """Average pooling in any float dtype (PyTorch's divisor rules)."""
-    hp, wp = _padded_size(x.shape, kernel, stride, padding, out_hw)
-    (ph, pw), (h, w) = padding, x.shape[1:3]
-    xp = kernels.pad_nhwc(x, ph, hp - h - ph, pw, wp - w - pw, 0.0)
-    total = sum(xp[tap] for tap in _taps(kernel, stride, out_hw))
-    return total / _divisor(x.shape, kernel, stride, padding, out_hw, count_include_pad, x.dtype)
+    xp = pool_padded(x, kernel, stride, padding, out_hw, 0.0)
+    total = reduce_windows(xp, kernel, stride, out_hw, np.add,
+                           np.empty((x.shape[0], *out_hw, x.shape[3]), dtype=x.dtype))
+    return total / avg_pool_divisor(x.shape[1:3], kernel, stride, padding, out_hw, count_include_pad, x.dtype)
 
 
 def avg_pool_backward(dy, x_shape, kernel, stride, padding, count_include_pad=True):
     """Average pooling's input gradient: each output's gradient, divided by its
     window's divisor, is added to every position of the window."""
     out_hw = dy.shape[1:3]
-    hp, wp = _padded_size(x_shape, kernel, stride, padding, out_hw)
     (ph, pw), (h, w) = padding, x_shape[1:3]
-    share = dy / _divisor(x_shape, kernel, stride, padding, out_hw, count_include_pad, dy.dtype)
+    hp, wp = padded_size((h, w), kernel, stride, padding, out_hw)
+    share = dy / avg_pool_divisor((h, w), kernel, stride, padding, out_hw, count_include_pad, dy.dtype)
     dxp = np.zeros((dy.shape[0], hp, wp, dy.shape[3]), dtype=dy.dtype)
-    for tap in _taps(kernel, stride, out_hw):
-        dxp[tap] += share
+    for _, _, rows, cols in tap_slices(kernel, stride, out_hw):
+        dxp[:, rows, cols] += share
     return np.ascontiguousarray(dxp[:, ph:ph + h, pw:pw + w])
 
 

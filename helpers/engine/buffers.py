@@ -25,6 +25,7 @@ from math import prod
 import numpy as np
 
 __all__ = [
+    "DTYPE",
     "POOL",
     "ActivationPool",
     "new_output",
@@ -35,14 +36,17 @@ __all__ = [
     "workspace_bytes_held",
 ]
 
+DTYPE = np.dtype(np.float32)
+"""The element type of every workspace and activation buffer."""
+
 _BUFFERS = {}
 
 
 def _mapped(size):
     """``size`` float32 values in an anonymous memory map of their own."""
     if size == 0:
-        return np.empty(0, dtype=np.float32)
-    return np.frombuffer(mmap.mmap(-1, 4 * size), dtype=np.float32)
+        return np.empty(0, dtype=DTYPE)
+    return np.frombuffer(mmap.mmap(-1, DTYPE.itemsize * size), dtype=DTYPE)
 
 
 def workspace(key, shape):
@@ -160,7 +164,7 @@ _OUTPUT = None
 
 def new_output(shape):
     """A layer's result array: fresh memory, or a buffer chosen by :func:`outputs_into`."""
-    return np.empty(shape, dtype=np.float32) if _OUTPUT is None else _OUTPUT(shape)
+    return np.empty(shape, dtype=DTYPE) if _OUTPUT is None else _OUTPUT(shape)
 
 
 class outputs_into:

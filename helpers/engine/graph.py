@@ -12,6 +12,7 @@ import numpy as np
 
 from helpers.engine import kernels, winograd
 from helpers.engine.buffers import POOL, new_output
+from helpers.engine.nhwc import flatten_nhwc, output_hw
 from helpers.layers import (
     AvgPool2d,
     BatchNorm2d,
@@ -203,7 +204,7 @@ class Run:
             y += shift
             return y, 0
         if isinstance(layer, (MaxPool2d, AvgPool2d)):
-            out_hw = layer.output_shape((x.shape[3], x.shape[1], x.shape[2]), name)[1:]
+            out_hw = output_hw(layer, x.shape, name)
             if isinstance(layer, MaxPool2d):
                 return kernels.max_pool(x, layer.kernel_pair, layer.stride_pair, layer.padding_pair,
                                         layer.dilation_pair, out_hw), 0
@@ -214,19 +215,14 @@ class Run:
         if isinstance(layer, GlobalAvgPool):
             return x.mean(axis=(1, 2), dtype=np.float32, out=new_output((x.shape[0], x.shape[3]))), 0
         if isinstance(layer, Flatten):
-            if x.ndim != 4:
-                return x, 0
-            y = new_output((x.shape[0], x.shape[3], x.shape[1], x.shape[2]))
-            np.copyto(y, x.transpose(0, 3, 1, 2))
-            return y.reshape(x.shape[0], -1), 0
+            return (flatten_nhwc(x, new_output((x.shape[0], x[0].size))) if x.ndim == 4 else x), 0
         if isinstance(layer, SpaceToDepth):
-            layer.output_shape((x.shape[3], x.shape[1], x.shape[2]), name)      # validates
+            output_hw(layer, x.shape, name)                                     # validates
             return kernels.space_to_depth(x, layer.block), 0
         raise TypeError(f"{name}: the engine has no kernel for {layer.kind}")
 
     def conv2d(self, layer, name, x, weight, bias, relu=False, add=None):
-        shape = (x.shape[3], x.shape[1], x.shape[2])
-        _, oh, ow = layer.output_shape(shape, name)
+        oh, ow = output_hw(layer, x.shape, name)
         pads = layer.pads()
         if self.conv == "naive":
             from helpers.lowering import conv2d_direct
@@ -240,7 +236,7 @@ class Run:
             if bias is not None:
                 y += bias
             return np.ascontiguousarray(y), 0
-        tiles = x.shape[0] * (-(-oh // 2)) * (-(-ow // 2))
+        tiles = winograd.tile_count(x.shape[0], (oh, ow))
         if self.conv == "fast" and winograd.winograd_applies(layer.kernel_pair, layer.stride_pair,
                                                             layer.dilation_pair, layer.groups, tiles,
                                                             min(x.shape[3], weight.shape[0])):

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from helpers.engine.buffers import (  # noqa: F401
+    DTYPE,
     POOL,
     new_output,
     outputs_into,
@@ -235,11 +236,11 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None,
     held = []
 
     def work(thread, start, stop, c0, c1):
-        block = items_per_block(stop - start, ow * (k + 1) * 4, budget or BLOCK_BYTES)
+        block = items_per_block(stop - start, ow * (k + 1) * DTYPE.itemsize, budget or BLOCK_BYTES)
         cols = workspace(f"cols{thread}", (block * ow, k + 1))
         held.append(cols.nbytes)
         cols[:, k] = 1.0
-        row_bytes = cols.strides[0]
+        row_bytes, item = cols.strides[0], cols.itemsize
         for first in range(start, stop, block):
             last = min(stop, first + block)
             m = (last - first) * ow
@@ -247,7 +248,7 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None,
             for g in range(groups):
                 for image, r0, r1, offset in segments(first, last, oh):
                     patches = as_strided(cols[offset * ow:], (r1 - r0, ow, kh, kw, c_g),
-                                         (ow * row_bytes, row_bytes, kw * c_g * 4, c_g * 4, 4))
+                                         (ow * row_bytes, row_bytes, kw * c_g * item, c_g * item, item))
                     np.copyto(patches, windows[image, r0:r1, ..., g * c_g:(g + 1) * c_g])
                 if groups == 1:
                     np.matmul(cols[:m], w_mats[0][:, c0:c1], out=target[:, c0:c1])
@@ -268,7 +269,7 @@ def _pointwise(x_rows, w_mat, has_bias, y_rows, add_rows, relu, by_columns, budg
     w, b = w_mat[:k], (w_mat[k] if has_bias else None)
 
     def rows(_, start, stop):
-        step = items_per_block(stop - start, (k + c_out) * 4, budget or BLOCK_BYTES)
+        step = items_per_block(stop - start, k * x_rows.itemsize + c_out * y_rows.itemsize, budget or BLOCK_BYTES)
         for first in range(start, stop, step):
             last = min(stop, first + step)
             np.matmul(x_rows[first:last], w, out=y_rows[first:last])

@@ -7,29 +7,82 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.engine.buffers import new_output, workspace
-from helpers.engine.nhwc import _windows, pad_nhwc
+from helpers.engine.nhwc import _windows, pad_nhwc, tap_slices
 from helpers.engine.threads import split
 
-__all__ = ["avg_pool", "local_response_norm", "max_pool", "space_to_depth"]
+__all__ = ["avg_pool", "avg_pool_divisor", "local_response_norm", "max_pool", "padded_size", "pool_padded",
+           "reduce_windows", "space_to_depth"]
 
 
-def _pool_padded(x, kernel, stride, padding, out_hw, fill, key):
-    (kh, kw), (sh, sw), (ph, pw), (oh, ow) = kernel, stride, padding, out_hw
-    need_h, need_w = (oh - 1) * sh + kh, (ow - 1) * sw + kw
-    extra_h = max(0, need_h - (x.shape[1] + 2 * ph))
-    extra_w = max(0, need_w - (x.shape[2] + 2 * pw))
-    return pad_nhwc(x, ph, ph + extra_h, pw, pw + extra_w, fill, key=key)
+def padded_size(x_hw, kernel, stride, padding, out_hw):
+    """Rows and columns of a pooling input once padded: ``padding`` on each side, and
+    on the bottom and right whatever the last window (``ceil_mode``) hangs over.
+
+    Notes
+    -----
+    ``max(H + 2 P, (H_out - 1) S + K)`` per axis (``K`` the dilated extent
+    for a dilated window).
+
+    Examples
+    --------
+    >>> padded_size((6, 6), (3, 3), (2, 2), (0, 0), (3, 3))   # ceil_mode: 3 windows need 7
+    (7, 7)
+    >>> padded_size((6, 6), (3, 3), (2, 2), (1, 1), (3, 3))   # padding covers them
+    (8, 8)
+    """
+    return tuple(max(n + 2 * p, (o - 1) * s + k)
+                 for n, k, s, p, o in zip(x_hw, kernel, stride, padding, out_hw, strict=True))
 
 
-def _pool_reduce(xp, kernel, stride, out_hw, op, out):
-    """``out`` = ``op`` over the ``kernel`` window of ``xp`` (undilated), one shifted slice at a time."""
-    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
-    np.copyto(out, xp[:, :sh * (oh - 1) + 1:sh, :sw * (ow - 1) + 1:sw])
-    for a in range(kh):
-        for b in range(kw):
-            if a or b:
-                op(out, xp[:, a:a + sh * (oh - 1) + 1:sh, b:b + sw * (ow - 1) + 1:sw], out=out)
+def pool_padded(x, kernel, stride, padding, out_hw, fill, key=None):
+    """NHWC ``x`` padded with ``fill`` to :func:`padded_size` (in workspace ``key`` if
+    given, else in ``x``'s dtype; ``x`` itself if no padding is needed)."""
+    (h, w), (ph, pw) = x.shape[1:3], padding
+    hp, wp = padded_size((h, w), kernel, stride, padding, out_hw)
+    return pad_nhwc(x, ph, hp - h - ph, pw, wp - w - pw, fill, key=key)
+
+
+def reduce_windows(xp, kernel, stride, out_hw, op, out):
+    """``out`` = ``op`` over the ``kernel`` window of the padded ``xp`` (undilated), one
+    tap (:func:`helpers.engine.nhwc.tap_slices`) at a time; ``op`` is a ufunc such as
+    ``np.maximum`` or ``np.add``.
+
+    Examples
+    --------
+    >>> xp = np.arange(16.0).reshape(1, 4, 4, 1)
+    >>> reduce_windows(xp, (2, 2), (2, 2), (2, 2), np.maximum, np.empty((1, 2, 2, 1)))[0, :, :, 0].tolist()
+    [[5.0, 7.0], [13.0, 15.0]]
+    """
+    taps = tap_slices(kernel, stride, out_hw)
+    _, _, rows, cols = next(taps)
+    np.copyto(out, xp[:, rows, cols])
+    for _, _, rows, cols in taps:
+        op(out, xp[:, rows, cols], out=out)
     return out
+
+
+def avg_pool_divisor(x_hw, kernel, stride, padding, out_hw, count_include_pad=True, dtype=np.float32):
+    """Each average-pooling window's divisor, PyTorch's rules, shaped ``(1, H_out, W_out, 1)``.
+
+    The divisor counts the window's positions inside the input, and with
+    ``count_include_pad`` those in the padding too, but never those that hang over
+    the padded input (``ceil_mode``'s last window).
+
+    Examples
+    --------
+    >>> avg_pool_divisor((4, 4), (3, 3), (2, 2), (0, 0), (2, 2))[0, :, :, 0].tolist()   # ceil_mode
+    [[9.0, 6.0], [6.0, 4.0]]
+    >>> avg_pool_divisor((3, 3), (2, 2), (2, 2), (1, 1), (2, 2), False)[0, :, :, 0].tolist()
+    [[1.0, 2.0], [2.0, 4.0]]
+    """
+    (h, w), (ph, pw) = x_hw, padding
+    hp, wp = padded_size(x_hw, kernel, stride, padding, out_hw)
+    counted = np.zeros((1, hp, wp, 1), dtype=dtype)
+    if count_include_pad:
+        counted[:, :h + 2 * ph, :w + 2 * pw] = 1
+    else:
+        counted[:, ph:ph + h, pw:pw + w] = 1
+    return reduce_windows(counted, kernel, stride, out_hw, np.add, np.empty((1, *out_hw, 1), dtype=dtype))
 
 
 def max_pool(x, kernel, stride, padding, dilation, out_hw):
@@ -54,37 +107,23 @@ def _batched(x, out_hw, one, step=4):
 
 def _max_pool(x, kernel, stride, padding, dilation, out_hw, out, key):
     if dilation != (1, 1):
-        xp = _pool_padded(x, tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)), stride,
-                          padding, out_hw, -np.inf, key)
+        xp = pool_padded(x, tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)), stride,
+                         padding, out_hw, -np.inf, key)
         win = _windows(xp, *kernel, stride, dilation, *out_hw)
         return win.max(axis=(3, 4), out=out)
-    xp = _pool_padded(x, kernel, stride, padding, out_hw, -np.inf, key)
-    return _pool_reduce(xp, kernel, stride, out_hw, np.maximum, out)
+    xp = pool_padded(x, kernel, stride, padding, out_hw, -np.inf, key)
+    return reduce_windows(xp, kernel, stride, out_hw, np.maximum, out)
 
 
 def avg_pool(x, kernel, stride, padding, out_hw, count_include_pad=True):
     """Average pooling with PyTorch's divisor rules (padding, ``ceil_mode`` overhang)."""
-    h, w = x.shape[1:3]
-    (ph, pw) = padding
-    xp_h, xp_w = (max(h + 2 * ph, (n - 1) * s + k) for n, s, k, h, ph in
-                  ((out_hw[0], stride[0], kernel[0], h, ph), (out_hw[1], stride[1], kernel[1], w, pw)))
-    rows, cols = np.zeros(xp_h, np.float32), np.zeros(xp_w, np.float32)
-    if count_include_pad:
-        rows[:h + 2 * ph], cols[:w + 2 * pw] = 1, 1
-    else:
-        rows[ph:ph + h], cols[pw:pw + w] = 1, 1
-    count = np.outer(_window_sums(rows, kernel[0], stride[0], out_hw[0]),
-                     _window_sums(cols, kernel[1], stride[1], out_hw[1]))[None, :, :, None]
+    count = avg_pool_divisor(x.shape[1:3], kernel, stride, padding, out_hw, count_include_pad)
 
     def one(part, thread, out):
-        xp = _pool_padded(part, kernel, stride, padding, out_hw, 0.0, f"pool_pad{thread}")
-        _pool_reduce(xp, kernel, stride, out_hw, np.add, out)
+        xp = pool_padded(part, kernel, stride, padding, out_hw, 0.0, f"pool_pad{thread}")
+        reduce_windows(xp, kernel, stride, out_hw, np.add, out)
         out /= count
     return _batched(x, out_hw, one)
-
-
-def _window_sums(mask, k, s, n):
-    return np.array([mask[i * s:i * s + k].sum() for i in range(n)], dtype=np.float32)
 
 
 def local_response_norm(x, size, alpha, beta, k):

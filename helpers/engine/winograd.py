@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.engine.kernels import (
+    DTYPE,
     finish,
     items_per_block,
     new_output,
@@ -22,8 +23,29 @@ from helpers.engine.kernels import (
     workspace,
 )
 
-__all__ = ["BLOCK_BYTES", "WINOGRAD_MIN_TILES", "cache_bytes", "clear_cache", "conv2d_winograd", "winograd_applies",
-           "winograd_weights"]
+__all__ = ["BLOCK_BYTES", "WINOGRAD_MIN_TILES", "cache_bytes", "clear_cache", "conv2d_winograd", "tile_count",
+           "tile_grid", "winograd_applies", "winograd_weights"]
+
+
+def tile_grid(out_hw):
+    """Rows and columns of 2x2 output tiles that cover an ``(H_out, W_out)`` output
+    (an odd size gets a last tile that hangs over by one).
+
+    >>> tile_grid((7, 8))
+    (4, 4)
+    """
+    return tuple(-(-n // 2) for n in out_hw)
+
+
+def tile_count(batch, out_hw):
+    """2x2 output tiles in a batch of ``(H_out, W_out)`` outputs: the ``tiles`` of
+    :func:`winograd_applies`.
+
+    >>> tile_count(2, (7, 8))
+    32
+    """
+    th, tw = tile_grid(out_hw)
+    return batch * th * tw
 
 
 def winograd_applies(kernel, stride, dilation, groups, tiles, channels=None):
@@ -140,11 +162,11 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, a
     n, _, _, c_in = x.shape
     c_out = weight.shape[0]
     oh, ow = out_hw
-    th, tw = -(-oh // 2), -(-ow // 2)
+    th, tw = tile_grid(out_hw)
     (top, bottom), (left, right) = pads
     xp = pad_nhwc(x, top, bottom + 2 * th - oh, left, right + 2 * tw - ow, key="padded")
     u = winograd_weights(weight)
-    per_row = tw * 16 * (c_in + c_out) * 4 + 4 * xp.shape[2] * c_in * 4
+    per_row = (tw * 16 * (c_in + c_out) + 4 * xp.shape[2] * c_in) * DTYPE.itemsize     # v, m, rows below
     exact = (2 * th, 2 * tw) == (oh, ow)
     y = new_output((n, oh, ow, c_out))
     held = []

@@ -1,6 +1,7 @@
 """Grading a class: ``python -m helpers grade``.
 
-- :mod:`~helpers.grading.grade`: the run: release info, each submission to a row, outputs.
+- :mod:`~helpers.grading.grade`: the run: each submission to a row, outputs.
+- :mod:`~helpers.grading.released`: what is graded against: the key and the released notebooks.
 - :mod:`~helpers.grading.collect`: finding submissions (renamed copies, resubmissions, missing).
 - :mod:`~helpers.grading.restore`: the release's locked cells back, the student's answers and cells kept.
 - :mod:`~helpers.grading.jail`: the bubblewrap sandbox (or the loud in-process fallback).

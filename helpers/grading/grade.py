@@ -1,7 +1,8 @@
 """``python -m helpers grade``: grade a class's notebooks against the instructor's key.
 
 Each submission (found by :mod:`~helpers.grading.collect`) is read, never modified;
-restored onto the release (:mod:`~helpers.grading.restore`); run alone in a fresh
+restored onto the release (:mod:`~helpers.grading.restore`, with what
+:mod:`~helpers.grading.released` reads of the release and the key); run alone in a fresh
 sandbox (:mod:`~helpers.grading.sandbox`); and its recorded answers are judged
 here, outside, against the instructor's key (the project's key, which holds every
 digest; a handout made with ``release --assessment`` holds none). A question
@@ -25,11 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from helpers.grading import collect, reports, sandbox
-from helpers.grading.restore import CHECK_ALIAS, cells_of, checked_ids, match_score, restore
+from helpers.grading.released import ROOT, key_path, release_info
+from helpers.grading.restore import CHECK_ALIAS, cells_of, match_score, restore
 
 __all__ = ["run", "grade_one", "verdict", "release_info", "parse_size", "OutputExists", "benchmark", "main"]
 
-ROOT = Path(__file__).resolve().parents[2]
 START_ATTEMPTS = 3
 """Tries to start a sandbox that failed before running any cell (e.g. a busy machine)."""
 
@@ -56,55 +57,6 @@ def parse_size(text):
     if value < 64 * 2**20:
         raise ValueError(f"memory limit {text!r} is too small to start a kernel (minimum 64M)")
     return int(value)
-
-
-def key_path(root):
-    """The instructor's key of the project at ``root``."""
-    from helpers.answers import KEY_PATH
-    return Path(root) / KEY_PATH.resolve().relative_to(ROOT)
-
-
-def release_info(root, key=None):
-    """``(questions, notebooks)``: the key's entries, and per released notebook its cells,
-    automatically judged question ids (in notebook order) and written answers graded by hand."""
-    key = json.loads(Path(key or key_path(root)).read_text())
-    notebooks = {}
-    for name, info in sorted(key["notebooks"].items()):
-        data = (Path(root) / "notebooks" / f"{name}.ipynb").read_bytes()
-        raw = json.loads(data)
-        cells, _ = cells_of(raw)
-        owner = {}
-        for index, cell in enumerate(cells):
-            if cell[0] == "code":
-                for qid in checked_ids(cell[1]):
-                    owner.setdefault(qid, index)
-        auto = [q for q in info["questions"] if key["questions"][q]["kind"] != "manual"]
-        order = [q for q in owner if q in auto] + sorted(set(auto) - set(owner))
-        notebooks[f"{name}.ipynb"] = {"cells": cells, "owner": owner, "questions": order,
-                                      "digest": hashlib.sha256(data).hexdigest(),
-                                      "manual": _manual(root, name, raw, key["questions"])}
-    return key["questions"], notebooks
-
-
-def _manual(root, name, raw, questions):
-    """``{released cell index: {"qid", "points", "model"}}`` of written answers graded by hand.
-
-    The cell is the released one whose metadata names the question (``workbook.manual``);
-    the model answer is the solution's cell with the same id (if ``solutions/`` is there).
-    """
-    solution = Path(root) / "solutions" / f"{name}.ipynb"
-    models = {}
-    if solution.exists():
-        for cell in json.loads(solution.read_text()).get("cells", []):
-            source = cell.get("source", "")
-            models[cell.get("id")] = "".join(source) if isinstance(source, list) else source
-    found = {}
-    for index, cell in enumerate(raw.get("cells", [])):
-        qid = (cell.get("metadata", {}).get("workbook") or {}).get("manual")
-        if isinstance(qid, str) and qid in questions:
-            found[index] = {"qid": qid, "points": questions[qid]["points"],
-                            "model": models.get(cell.get("id"), "(the model answer is in solutions/)")}
-    return found
 
 
 def _new_row(sub, questions, notebooks):

@@ -305,3 +305,110 @@ def test_shifted_gemm_copies_a_window_narrower_than_the_row():
     assert not np.shares_memory(tap.reshape(2, -1), x)
     whole = lowering._shifted(x, 0, 0, 6, 6, 1, 1)        # 1x1 filter, stride 1: M_c = L_c
     assert np.shares_memory(whole.reshape(2, -1), x)
+
+
+# ---- prose and table numbers no test above pinned, each against its own computation here ----
+
+def prose(notebook):
+    """A notebook's markdown with its line breaks folded to spaces."""
+    return " ".join(written(notebook).split())
+
+
+def test_tiny_cnn_table_rows():
+    """Notebook 00's summary of tiny-cnn (3x16x16), every column of every row and the
+    totals: outputs by hand, activations = output elements, bytes = 4 per value."""
+    c1, c2, fc = TINY["conv1"], TINY["conv2"], TINY["fc"]
+    rows = [("conv1", "Conv2d", (4, 16, 16), *c1), ("relu1", "ReLU", (4, 16, 16), 0, 0),
+            ("pool1", "MaxPool2d", (4, 8, 8), 0, 0), ("conv2", "Conv2d", (8, (8 - 3) // 2 + 1, (8 - 3) // 2 + 1), *c2),
+            ("relu2", "ReLU", (8, 3, 3), 0, 0), ("pool2", "AvgPool2d", (8, (3 + 2 - 3) + 1, (3 + 2 - 3) + 1), 0, 0),
+            ("flatten", "Flatten", (72,), 0, 0), ("fc", "Linear", (10,), *fc)]
+    expected = []
+    for name, kind, out, params, macs in rows:
+        acts = math.prod(out)
+        expected.append([name, kind, "x".join(map(str, out)), params, macs, acts, 4 * params, 4 * acts])
+    expected.append(["total", *[sum(r[i] for r in expected) for i in range(3, 8)]])
+    names = [name for name, *_ in rows]
+    table = shown("00-getting-started").split("tiny-cnn  input 3x16x16")[1].split("\ntotal")
+    lines = [line.split() for line in table[0].splitlines()[1:] if line and line.split()[0] in names]
+    lines.append(["total", *table[1].split("\n")[0].split()])
+
+    def numbers(fields):
+        return [int(v.replace(",", "")) for v in fields]
+    got = [row[:3] + numbers(row[3:]) for row in lines[:-1]] + [["total", *numbers(lines[-1][1:])]]
+    assert got == expected
+
+
+def test_matvec_intensity_is_just_under_half_a_flop_per_byte():
+    """Notebook 01: a 4096 x 4096 matrix-vector product in fp32, 2 FLOPs per MAC."""
+    fpb = 2 * 4096**2 / (4 * (4096**2 + 2 * 4096))
+    assert 0.5 - 0.001 < fpb < 0.5
+    assert "just under 0.5 FLOP per byte in fp32" in prose("01-arithmetic-intensity")
+
+
+def test_im2col_of_a_size_keeping_3x3_is_nine_times_the_input():
+    """Notebook 03: build the im2col matrix of a 3x3, stride-1, padding-1 convolution
+    window by window; count its entries and each input value's copies."""
+    maps, side = 2, 6
+    copies, entries = {}, 0
+    for r in range(side):                      # output positions = input positions
+        for c in range(side):
+            for m in range(maps):
+                for a in range(3):
+                    for b in range(3):
+                        entries += 1
+                        y, x = r + a - 1, c + b - 1
+                        if 0 <= y < side and 0 <= x < side:
+                            copies[m, y, x] = copies.get((m, y, x), 0) + 1
+    assert entries == 9 * maps * side * side
+    assert copies[0, 2, 2] == 9 and copies[0, 0, 0] == 4        # fewer at the borders
+    assert (f"makes a matrix {entries // (maps * side * side)} times the input, its padding zeros included"
+            in prose("03-conv-as-gemm"))
+
+
+def test_resized_receptive_field_fractions():
+    """Notebook 04: a fixed field of r pixels covers r/rows of the height and r/cols of
+    the width; the trained-on image is 1024 x 2048."""
+    words = {2: "twice", 4: "four times"}
+    (h0, w0), half, square = (1024, 2048), (512, 1024), (512, 512)
+    text = prose("04-padding-and-stride")
+    assert h0 / half[0] == w0 / half[1] == 2
+    assert f"covers {words[h0 // half[0]]} the fraction of its height and of its width" in text
+    assert (f"covers {words[h0 // square[0]]} the fraction of the height and {words[w0 // square[1]]} the fraction "
+            "of the width") in text
+    assert f"squeezed {words[(w0 // square[1]) // (h0 // square[0])]} as much horizontally as vertically" in text
+
+
+def test_training_memory_figures():
+    """Notebook 11: ResNet-20 at batch 128 on 1x8x8 in fp32, kept tensors listed by the
+    problem's rule: the input; per stage every convolution's output and every ReLU's
+    (stem: conv, ReLU; per block: conv1, ReLU, conv2, ReLU after the addition; a
+    projection shortcut's conv); the pooled vector; 2 values per batch-norm channel."""
+    batch, mib = 128, 2**20
+    stages = [(16, 8, 0), (32, 4, 1), (64, 2, 1)]                    # channels, side, shortcut convs
+    per_image = 1 * 8 * 8 + 2 * 16 * 8 * 8 + 64
+    bn_channels = 16
+    for planes, s, shortcut in stages:
+        per_image += (3 * 4 + shortcut) * planes * s * s
+        bn_channels += (3 * 2 + shortcut) * planes
+    kept = 4 * (batch * per_image + 2 * bn_channels)
+    weights = 4 * R20[0]
+    inference = weights + 3 * batch * 16 * 8 * 8 * 4
+    assert (f"kept for backward {kept / mib:.2f} MiB, weights {weights / mib:.2f} MiB, "
+            f"training total {(3 * weights + kept) / mib:.2f} MiB, inference {inference / mib:.2f} MiB"
+            ) in shown("11-training-cost")
+    assert kept > 10 * weights                # "outweigh the weights more than ten times over"
+    text = prose("11-training-cost")
+    assert "activations kept for backward outweigh the weights more than ten times over" in text
+    assert f"only 59/36 = {59 / 36:.2f} times faster" in text
+
+
+def test_notebook_11_parts_are_lettered_in_order():
+    """The problem table's parts run a, b, c, ... and each heading names parts of the table."""
+    import re
+    text = written("11-training-cost")
+    letters = re.findall(r"^\| ([a-z]) \|", text, flags=re.M)
+    assert letters == [chr(ord("a") + i) for i in range(len(letters))]
+    headed = {x for h in re.findall(r"^## \(([a-z, ]+)\)", text, flags=re.M) for x in h.split(", ")}
+    assert headed <= set(letters) and headed
+    referred = set(re.findall(r"parts? \(?([a-z])\b", text.split("## (a)")[1]))
+    assert referred <= set(letters)

@@ -1,0 +1,68 @@
+"""What the grader grades against: the instructor's key and the released notebooks.
+
+For each released notebook: its cells (as :mod:`~helpers.grading.restore` matches
+them), the cell whose ``check`` records each question, the automatically judged
+questions in notebook order, and the written answers graded by hand with their
+model answers from ``solutions/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from helpers.grading.restore import cells_of, checked_ids
+
+__all__ = ["ROOT", "key_path", "release_info"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def key_path(root):
+    """The instructor's key of the project at ``root``."""
+    from helpers.answers import KEY_PATH
+    return Path(root) / KEY_PATH.resolve().relative_to(ROOT)
+
+
+def release_info(root, key=None):
+    """``(questions, notebooks)``: the key's entries, and per released notebook its cells,
+    automatically judged question ids (in notebook order) and written answers graded by hand."""
+    key = json.loads(Path(key or key_path(root)).read_text())
+    notebooks = {}
+    for name, info in sorted(key["notebooks"].items()):
+        data = (Path(root) / "notebooks" / f"{name}.ipynb").read_bytes()
+        raw = json.loads(data)
+        cells, _ = cells_of(raw)
+        owner = {}
+        for index, cell in enumerate(cells):
+            if cell[0] == "code":
+                for qid in checked_ids(cell[1]):
+                    owner.setdefault(qid, index)
+        auto = [q for q in info["questions"] if key["questions"][q]["kind"] != "manual"]
+        order = [q for q in owner if q in auto] + sorted(set(auto) - set(owner))
+        notebooks[f"{name}.ipynb"] = {"cells": cells, "owner": owner, "questions": order,
+                                      "digest": hashlib.sha256(data).hexdigest(),
+                                      "manual": _manual(root, name, raw, key["questions"])}
+    return key["questions"], notebooks
+
+
+def _manual(root, name, raw, questions):
+    """``{released cell index: {"qid", "points", "model"}}`` of written answers graded by hand.
+
+    The cell is the released one whose metadata names the question (``workbook.manual``);
+    the model answer is the solution's cell with the same id (if ``solutions/`` is there).
+    """
+    solution = Path(root) / "solutions" / f"{name}.ipynb"
+    models = {}
+    if solution.exists():
+        for cell in json.loads(solution.read_text()).get("cells", []):
+            source = cell.get("source", "")
+            models[cell.get("id")] = "".join(source) if isinstance(source, list) else source
+    found = {}
+    for index, cell in enumerate(raw.get("cells", [])):
+        qid = (cell.get("metadata", {}).get("workbook") or {}).get("manual")
+        if isinstance(qid, str) and qid in questions:
+            found[index] = {"qid": qid, "points": questions[qid]["points"],
+                            "model": models.get(cell.get("id"), "(the model answer is in solutions/)")}
+    return found
