@@ -1,4 +1,6 @@
-"""Gradients of the layers a small ResNet uses, on NHWC arrays (no autograd framework).
+"""Gradients of the layers a small ResNet uses, on NHWC arrays (no autograd framework):
+convolution, dense layers, ReLU and the loss here; batch norm in
+:mod:`helpers.engine.backward_norm`, pooling in :mod:`helpers.engine.backward_pool`.
 
 Each layer kind has a training-mode forward that returns what its backward
 needs, and a backward that maps the gradient of the loss with respect to the
@@ -38,10 +40,12 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.engine import kernels
+from helpers.engine.backward_norm import channel_sums
+from helpers.engine.nhwc import tap_slices
 from helpers.formulas import gemm_macs
 
-__all__ = ["conv2d_forward", "conv2d_backward", "linear_forward", "linear_backward", "channel_sums", "widened",
-           "batch_norm_forward", "batch_norm_backward", "relu_backward", "softmax_cross_entropy"]
+__all__ = ["conv2d_forward", "conv2d_backward", "linear_forward", "linear_backward", "relu_backward",
+           "softmax_cross_entropy"]
 
 
 def _scratch(key, shape, dtype):
@@ -212,12 +216,9 @@ def _backward_from_input_patches(dy, x, weight, stride, pads, dilation, groups, 
 
 def _scatter(dcols, dxp, kh, kw, stride, dilation, out_hw, g, c_g):
     """col2im: add each patch column back to the input position it was gathered from."""
-    (oh, ow), (sh, sw), (dh, dw) = out_hw, stride, dilation
-    taps = dcols.reshape(dxp.shape[0], oh, ow, kh, kw, c_g)
-    for a in range(kh):
-        for b in range(kw):
-            dxp[:, a * dh:a * dh + sh * (oh - 1) + 1:sh, b * dw:b * dw + sw * (ow - 1) + 1:sw,
-                g * c_g:(g + 1) * c_g] += taps[:, :, :, a, b]
+    taps = dcols.reshape(dxp.shape[0], *out_hw, kh, kw, c_g)
+    for a, b, rows, cols in tap_slices((kh, kw), stride, out_hw, dilation):
+        dxp[:, rows, cols, g * c_g:(g + 1) * c_g] += taps[:, :, :, a, b]
 
 
 def linear_forward(x, weight, bias, macs):
@@ -238,80 +239,6 @@ def linear_backward(dy, x, weight, has_bias, need_dx, macs):
         dx = dy @ weight
         macs.append(gemm_macs(dy.shape[0], weight.shape[1], dy.shape[1]))
     return dx, dweight, (dy.sum(axis=0) if has_bias else None)
-
-
-def channel_sums(rows):
-    """Per-channel sums of an ``(M, C)`` array: one BLAS matrix-vector product
-    (numpy's ``sum(axis=0)`` runs a short inner loop per row, several times slower
-    on a few channels).
-
-    >>> channel_sums(np.arange(6.0).reshape(3, 2)).tolist()
-    [6.0, 9.0]
-    """
-    return np.ones(rows.shape[0], dtype=rows.dtype) @ rows
-
-
-def widened(rows, *vectors, width=1024):
-    """``rows`` ``(M, C)`` viewed as ``(M / k, k C)``, and each per-channel vector repeated
-    ``k`` times to match, with ``k C`` near ``width`` if ``C`` is below 32: elementwise
-    operations with per-channel vectors then run long inner loops (on 16 channels about
-    twice as fast; from 32 channels no faster than repeating the vectors costs).
-
-    >>> wide, (v,) = widened(np.zeros((4, 2)), np.array([1.0, 2.0]), width=4)
-    >>> wide.shape, v.tolist()
-    ((2, 4), [1.0, 2.0, 1.0, 2.0])
-    """
-    m, c = rows.shape
-    k = max(1, min(m, width // c)) if c < 32 else 1
-    while m % k:
-        k -= 1
-    return rows.reshape(m // k, k * c), [np.tile(v, k) if k > 1 else v for v in vectors]
-
-
-def batch_norm_forward(x, gamma, beta, eps):
-    """Training-mode batch norm over ``(N, H, W)`` per channel.
-
-    Returns ``(y, mean, var, inv_std)``: the caller keeps ``x``, ``mean`` and
-    ``inv_std`` for the backward pass and updates running statistics with ``var``.
-    """
-    c = x.shape[-1]
-    rows = x.reshape(-1, c)
-    m = rows.shape[0]
-    mean = channel_sums(rows) / m
-    wide, (wide_mean,) = widened(rows, mean)
-    y = wide - wide_mean
-    var = channel_sums((y * y).reshape(-1, c)) / m
-    inv_std = 1.0 / np.sqrt(var + eps)
-    _, (scale, shift) = widened(rows, gamma * inv_std, beta)
-    y *= scale
-    y += shift
-    return y.reshape(x.shape), mean, var, inv_std
-
-
-def batch_norm_backward(dy, x, mean, inv_std, gamma):
-    """``(dx, dgamma, dbeta)`` of training-mode batch norm.
-
-    With :math:`\\hat x = (x - \\mu)/\\sigma` over the :math:`M = NHW` values of
-    a channel: :math:`d\\beta = \\sum dy`, :math:`d\\gamma = \\sum dy\\,\\hat x`,
-    :math:`dx = \\frac{\\gamma}{\\sigma}\\,(dy - d\\beta/M - \\hat x\\, d\\gamma/M)`.
-    """
-    c = x.shape[-1]
-    rows, d = x.reshape(-1, c), dy.reshape(-1, c)
-    m = rows.shape[0]
-    wide, (wide_mean, wide_inv_std) = widened(rows, mean, inv_std)
-    xhat = wide - wide_mean
-    xhat *= wide_inv_std
-    dbeta = channel_sums(d)
-    dx = d.reshape(xhat.shape) * xhat
-    dgamma = channel_sums(dx.reshape(-1, c))
-    scale = gamma * inv_std
-    _, (gain, shift) = widened(rows, scale * dgamma / -m, scale * dbeta / -m)
-    xhat *= gain
-    xhat += shift
-    _, (wide_scale,) = widened(rows, scale)
-    np.multiply(d.reshape(xhat.shape), wide_scale, out=dx)
-    dx += xhat
-    return dx.reshape(x.shape), dgamma, dbeta
 
 
 def relu_backward(dy, y):

@@ -29,7 +29,7 @@ import numpy as np
 
 from helpers import engine, zoo
 from helpers.engine import kernels, threads, torch_bridge, winograd
-from helpers.engine.buffers import POOL
+from helpers.engine.buffers import DTYPE, POOL
 from helpers.formulas import flops
 from helpers.summaries import summary
 
@@ -70,7 +70,7 @@ def gemm_peak(n=2048, repeats=5):
 
 def copy_bandwidth(nbytes=2**28, repeats=5):
     """Memory bandwidth (bytes/s) of a large array copy: each byte read once, written once."""
-    src = np.ones(nbytes // 4, dtype=np.float32)
+    src = np.ones(nbytes // DTYPE.itemsize, dtype=DTYPE)
     dst = np.empty_like(src)
     np.copyto(dst, src)
     times = []

@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from helpers.engine import backward as bw
+from helpers.engine import backward_norm as norm
 from helpers.engine import backward_pool as pool
+from helpers.engine.nhwc import flatten_nhwc, unflatten_nhwc
 from helpers.layers import AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, ReLU
 from helpers.model import Layer, Sequential, join_name, trace
 
@@ -126,7 +128,7 @@ class _Run:
             y = bw.linear_forward(x, p["weight"], p.get("bias"), macs)
             self.cache[name] = (needs_grad, x)
         elif isinstance(layer, BatchNorm2d):
-            y, mean, var, inv_std = bw.batch_norm_forward(x, p["weight"], p["bias"], layer.eps)
+            y, mean, var, inv_std = norm.batch_norm_forward(x, p["weight"], p["bias"], layer.eps)
             m = x.size // x.shape[-1]
             self.stats[name] = {
                 "running_mean": ((1 - BN_MOMENTUM) * p["running_mean"] + BN_MOMENTUM * mean).astype(x.dtype),
@@ -152,7 +154,7 @@ class _Run:
             self.cache[name] = (needs_grad, x.shape)
         elif isinstance(layer, Flatten):
             self.cache[name] = (needs_grad, x.shape)
-            y = np.ascontiguousarray(x.transpose(0, 3, 1, 2)).reshape(x.shape[0], -1) if x.ndim == 4 else x
+            y = flatten_nhwc(x)
         else:
             raise TypeError(f"{name}: the training engine has no backward for {layer.kind}")
         return y
@@ -198,7 +200,7 @@ class _Run:
             return dx
         if isinstance(layer, BatchNorm2d):
             x, mean, inv_std = saved
-            dx, dgamma, dbeta = bw.batch_norm_backward(dy, x, mean, inv_std, self.params[name]["weight"])
+            dx, dgamma, dbeta = norm.batch_norm_backward(dy, x, mean, inv_std, self.params[name]["weight"])
             self._store(name, dgamma, dbeta)
             return dx if needs_grad else None
         if not needs_grad:
@@ -216,10 +218,7 @@ class _Run:
         if isinstance(layer, GlobalAvgPool):
             return pool.global_avg_pool_backward(dy, saved[0])
         (shape,) = saved                                    # Flatten
-        if len(shape) != 4:
-            return dy
-        n, h, w, c = shape
-        return np.ascontiguousarray(dy.reshape(n, c, h, w).transpose(0, 2, 3, 1))
+        return unflatten_nhwc(dy, shape)
 
     def _store(self, name, dweight, dbias):
         self.grads[name] = {"weight": dweight} if dbias is None else {"weight": dweight, "bias": dbias}

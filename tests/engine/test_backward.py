@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.engine import backward as bw
+from helpers.engine import backward_norm as norm
 from helpers.engine import backward_pool as pool
 from helpers.layers import Conv2d
 from reference.conv import naive_conv_counting
@@ -91,11 +92,11 @@ def test_batch_norm_gradients_match_finite_differences(n, side, c, seed):
     x = 2 + 3 * rng.standard_normal((n, side, side, c))
     gamma, beta = rng.standard_normal(c), rng.standard_normal(c)
     r = rng.standard_normal(x.shape)
-    loss = lambda: weighted_sum(r)(bw.batch_norm_forward(x, gamma, beta, 1e-5)[0])   # noqa: E731
-    y, mean, var, inv_std = bw.batch_norm_forward(x, gamma, beta, 1e-5)
+    loss = lambda: weighted_sum(r)(norm.batch_norm_forward(x, gamma, beta, 1e-5)[0])   # noqa: E731
+    y, mean, var, inv_std = norm.batch_norm_forward(x, gamma, beta, 1e-5)
     np.testing.assert_allclose(mean, x.mean(axis=(0, 1, 2)))
     np.testing.assert_allclose(var, x.var(axis=(0, 1, 2)))
-    dx, dgamma, dbeta = bw.batch_norm_backward(r, x, mean, inv_std, gamma)
+    dx, dgamma, dbeta = norm.batch_norm_backward(r, x, mean, inv_std, gamma)
     assert_close(dx, numeric_gradient(loss, x))
     assert_close(dgamma, numeric_gradient(loss, gamma))
     assert_close(dbeta, numeric_gradient(loss, beta))
