@@ -3,8 +3,6 @@ additions applied per block, 1x1 convolutions as plain GEMMs, output channels sp
 between pipelines, and the pool of activation buffers. Every result is compared with
 the naive path (each layer on its own, batch norms unfolded) or a definition."""
 
-import contextlib
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -12,11 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import engine
-from helpers.engine import kernels, threads, winograd
+from helpers.engine import kernels, winograd
 from helpers.engine.buffers import POOL, ActivationPool
 from helpers.layers import BatchNorm2d, Conv2d, GlobalAvgPool, Linear, MaxPool2d, ReLU
 from helpers.model import Parallel, Sequential
 from reference.conv import naive_conv_counting
+from reference.pipelines import pipeline_mode
 
 
 def _bottleneck(width, out, stride, downsample):
@@ -121,7 +120,7 @@ def test_convolution_epilogue_equals_definition(serial, c_out, case, batch, size
     b = rng.standard_normal(c_out).astype(np.float32)
     out = (size + 2 * pad - k) // stride + 1
     add = rng.standard_normal((batch, out, out, c_out)).astype(np.float32)
-    with _pipelines(serial):
+    with pipeline_mode(serial):
         y, _ = kernels.conv2d(x, w, b, (stride, stride), ((pad, pad), (pad, pad)), (1, 1), 1, (out, out), budget,
                               relu=relu, add=add)
     np.testing.assert_allclose(y, _reference(x, w, b, stride, pad, add, relu), rtol=1e-4, atol=1e-4)
@@ -137,11 +136,6 @@ def test_winograd_epilogue_equals_definition(batch, size, relu, budget, seed):
     add = rng.standard_normal((batch, size, size, 6)).astype(np.float32)
     y, _ = winograd.conv2d_winograd(x, w, b, ((1, 1), (1, 1)), (size, size), budget, relu=relu, add=add)
     np.testing.assert_allclose(y, _reference(x, w, b, 1, 1, add, relu), rtol=1e-4, atol=1e-4)
-
-
-def _pipelines(serial):
-    """The serial fallback (no switchable BLAS) when ``serial``."""
-    return mock.patch.object(threads, "_FUNCTIONS", (None, None)) if serial else contextlib.nullcontext()
 
 
 def test_winograd_layers_fuse_in_a_residual_network():

@@ -1,11 +1,28 @@
 """Running the engine as several pipelines or as one serial pipeline (a test utility)."""
 
 import contextlib
+from unittest import mock
 
 from helpers.engine import threads
 
 
+@contextlib.contextmanager
 def pipeline_mode(serial):
-    """The BLAS switch as found, or (``serial``) as if the BLAS could not be switched."""
-    from unittest import mock
-    return mock.patch.object(threads, "_FUNCTIONS", (None, None)) if serial else contextlib.nullcontext()
+    """As if the BLAS could not be switched (``serial``: one pipeline), or with at least two
+    BLAS threads, so that the work really is split between two pipelines even when the
+    suite runs with ``OPENBLAS_NUM_THREADS=1`` (see ``conftest.py``)."""
+    if serial:
+        with mock.patch.object(threads, "_FUNCTIONS", (None, None)):
+            yield
+        return
+    get, put = threads._functions()
+    if put is None:                                   # no switchable BLAS here: nothing to split
+        yield
+        return
+    before = int(get())
+    put(max(2, before))
+    try:
+        assert threads.threads() >= 2
+        yield
+    finally:
+        put(before)
