@@ -11,8 +11,8 @@
 - :mod:`~helpers.engine.bench`: ``python -m helpers bench``: timings, GEMM peak, memory.
 - :mod:`~helpers.engine.torch_bridge`: the same network in PyTorch, when it is installed.
 - Training: :mod:`~helpers.engine.train` (a training pass: loss, gradients, MACs, kept memory),
-  :mod:`~helpers.engine.backward`, :mod:`~helpers.engine.backward_norm` and :mod:`~helpers.engine.backward_pool` (each layer's
-  gradients), :mod:`~helpers.engine.optim` (SGD),
+  :mod:`~helpers.engine.backward`, :mod:`~helpers.engine.backward_norm` and
+  :mod:`~helpers.engine.backward_pool` (each layer's gradients), :mod:`~helpers.engine.optim` (SGD),
   :mod:`~helpers.engine.fit` (epochs on a data split), :mod:`~helpers.engine.digits` (the data),
   :mod:`~helpers.engine.train_bench` (``bench MODEL --train``).
 """

@@ -68,6 +68,26 @@ def test_convolution_gradients_match_finite_differences(case):
     assert none is None and sum(back) == sum(macs)                   # the weight gradient alone
 
 
+def test_float32_padded_workspaces_keep_zero_borders_across_calls():
+    """float32 convolutions reuse one padded workspace per padded shape and padding,
+    writing only the inside: results must not depend on what ran before (another
+    batch size, another padding of the same padded size, the backward pass)."""
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    for n, pads in [(4, ((1, 1), (1, 1))), (2, ((1, 1), (1, 1))), (3, ((0, 2), (2, 0))), (4, ((1, 1), (1, 1)))]:
+        x = rng.standard_normal((n, 5, 5, 3)).astype(np.float32) + 10         # large values: a stale border shows
+        y = bw.conv2d_forward(x, weight, None, (1, 1), pads, (1, 1), 1, (5, 5), [])
+        padded = np.pad(x.astype(np.float64), ((0, 0), *pads, (0, 0)))
+        expected = np.stack([naive_conv_counting(image.transpose(2, 0, 1), weight.astype(np.float64), 1, 0, 1, 1)[0]
+                             for image in padded])
+        np.testing.assert_allclose(y.transpose(0, 3, 1, 2), expected, rtol=1e-5, atol=1e-3)
+        dy = rng.standard_normal(y.shape).astype(np.float32)
+        dx, _, _ = bw.conv2d_backward(dy, x, weight, False, (1, 1), pads, (1, 1), 1, True, [])
+        dx64, _, _ = bw.conv2d_backward(dy.astype(np.float64), x.astype(np.float64), weight.astype(np.float64),
+                                        False, (1, 1), pads, (1, 1), 1, True, [])
+        np.testing.assert_allclose(dx, dx64, rtol=1e-4, atol=1e-3)
+
+
 @settings(max_examples=20, deadline=None)
 @given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 3), st.booleans(), st.integers(0, 10**6))
 def test_linear_gradients_match_finite_differences(n, f_in, f_out, has_bias, seed):
