@@ -11,8 +11,10 @@ is deducted: the input batch, the BLAS's buffers and malloc's slack all count
 against the engine.
 If ``torch`` is importable, the same network with the same weights runs side
 by side in both of torch's memory formats (NCHW and channels-last): the engine
-and the two torch modules run in turns, so that a change in the machine's load
-hits all three alike, and engine/torch is reported against the faster one; the
+and the two torch modules take turns (:func:`in_turns`: a pause, an untimed run,
+then a few timed ones each), so that a change in the machine's load hits all three
+alike and none runs beside another's spinning threads, and engine/torch is reported
+against the faster one; the
 outputs are compared and torch's layers timed with hooks in runs of their own.
 Times are noisy on shared machines: read the ratios of one run, not absolute
 numbers across runs.
