@@ -174,7 +174,7 @@ def _backward_from_dy_patches(dy, x, weight, pads, dilation, macs):
     flipped = _flipped(weight, 1)
     w_mat = _filter_matrix(flipped, 0, 1)                    # (kh kw C_out, C)
     dyp = _padded(dy, _flipped_pads(weight, pads, dilation))
-    dx = np.empty_like(x)
+    dx = np.empty(x.shape, dtype=x.dtype)                   # C order, whatever x's strides
     dx_rows, x_rows = dx.reshape(n * h * w, c), x.reshape(n * h * w, c)
     g = None
     for first, last in _blocks(n, h * w * k * x.itemsize):

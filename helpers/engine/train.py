@@ -23,7 +23,6 @@ the network's input needs none, so its first convolution skips the product
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,32 +69,32 @@ class Pass:
         return sum(b for _, b in self.macs.values())
 
 
-@functools.lru_cache(maxsize=1024)
-def _window(layer):
-    """``(kernel, stride, pads, dilation, padding)`` pairs of a convolution or pooling spec,
-    worked out once per spec (they depend on its fields only; specs are frozen)."""
-    return layer.kernel_pair, layer.stride_pair, layer.pads(), layer.dilation_pair, layer.padding_pair
-
-
 class _Run:
     def __init__(self, params, shapes):
         self.params, self.shapes, self.cache, self.macs, self.grads, self.stats = params, shapes, {}, {}, {}, {}
+        self.windows = {}
+
+    def window(self, name, layer):
+        """``(kernel, stride, pads, dilation, padding)`` pairs of a convolution or pooling
+        layer, worked out once per pass (forward and backward both need them)."""
+        pairs = self.windows.get(name)
+        if pairs is None:
+            pairs = self.windows[name] = (layer.kernel_pair, layer.stride_pair, layer.pads(), layer.dilation_pair,
+                                          layer.padding_pair)
+        return pairs
 
     # -- forward ------------------------------------------------------------------------------
-    def forward(self, module, x, prefix, needs_grad):
-        """``(y, needs_grad)``: ``needs_grad`` says whether anything before ``y`` has parameters."""
+    def forward(self, module, x, prefix, needs_grad, fresh=False):
+        """``(y, needs_grad)``: ``needs_grad`` says whether anything before ``y`` has parameters.
+        ``fresh``: ``x`` was just made by the previous layer and nothing keeps it (a ReLU may
+        overwrite it)."""
         if isinstance(module, Layer):
             name = prefix or module.kind.lower()
-            y = self.leaf(module, name, x, needs_grad)
+            y = self.leaf(module, name, x, needs_grad, fresh)
             return y, needs_grad or bool(self.params.get(name))
         if isinstance(module, Sequential):
-            fresh = False
             for child_name, child in module.children:
-                name = join_name(prefix, child_name)
-                if isinstance(child, ReLU) and fresh:
-                    x = self.relu_in_place(name, x, needs_grad)
-                else:
-                    x, needs_grad = self.forward(child, x, name, needs_grad)
+                x, needs_grad = self.forward(child, x, join_name(prefix, child_name), needs_grad, fresh)
                 fresh = isinstance(child, _FRESH_OUTPUT) or not isinstance(child, (Layer, Sequential))
             return x, needs_grad
         outs = [self.forward(child, x, join_name(prefix, name), needs_grad) for name, child in module.children]
@@ -108,19 +107,11 @@ class _Run:
             return total, grads_needed
         return np.concatenate([y for y, _ in outs], axis=-1), grads_needed
 
-    def relu_in_place(self, name, x, needs_grad):
-        """A ReLU that overwrites ``x``: only for an array that its producer just made and
-        nobody keeps (see ``_FRESH_OUTPUT``); one pass over memory and no new array."""
-        self.macs.setdefault(name, ([], []))
-        np.maximum(x, 0, out=x)
-        self.cache[name] = (needs_grad, x)
-        return x
-
-    def leaf(self, layer, name, x, needs_grad):
+    def leaf(self, layer, name, x, needs_grad, fresh=False):
         p = self.params.get(name, {})
         macs = self.macs.setdefault(name, ([], []))[0]
         if isinstance(layer, Conv2d):
-            _, stride, pads, dilation, _ = _window(layer)
+            _, stride, pads, dilation, _ = self.window(name, layer)
             y = bw.conv2d_forward(x, p["weight"], p.get("bias"), stride, pads, dilation, layer.groups,
                                   self.shapes[name][1:], macs)
             self.cache[name] = (needs_grad, x)
@@ -136,16 +127,16 @@ class _Run:
                                 + BN_MOMENTUM * var * m / max(m - 1, 1)).astype(x.dtype)}
             self.cache[name] = (needs_grad, x, mean, inv_std)
         elif isinstance(layer, ReLU):
-            y = np.maximum(x, 0)
+            y = np.maximum(x, 0, out=x if fresh else None)     # in place: one pass, no new array
             self.cache[name] = (needs_grad, y)
         elif isinstance(layer, MaxPool2d):
             if layer.dilation_pair != (1, 1):
                 raise ValueError(f"{name}: training supports undilated max pooling only")
-            kernel, stride, _, _, padding = _window(layer)
+            kernel, stride, _, _, padding = self.window(name, layer)
             y = pool.max_pool_forward(x, kernel, stride, padding, self.shapes[name][1:])
             self.cache[name] = (needs_grad, x, y)
         elif isinstance(layer, AvgPool2d):
-            kernel, stride, _, _, padding = _window(layer)
+            kernel, stride, _, _, padding = self.window(name, layer)
             y = pool.avg_pool_forward(x, kernel, stride, padding, self.shapes[name][1:],
                                     layer.count_include_pad)
             self.cache[name] = (needs_grad, x.shape)
@@ -188,7 +179,7 @@ class _Run:
         macs = self.macs[name][1]
         if isinstance(layer, Conv2d):
             (x,) = saved
-            _, stride, pads, dilation, _ = _window(layer)
+            _, stride, pads, dilation, _ = self.window(name, layer)
             dx, dw, db = bw.conv2d_backward(dy, x, self.params[name]["weight"], layer.bias, stride, pads, dilation,
                                             layer.groups, needs_grad, macs)
             self._store(name, dw, db)
@@ -209,10 +200,10 @@ class _Run:
             return bw.relu_backward(dy, saved[0])
         if isinstance(layer, MaxPool2d):
             x, y = saved
-            kernel, stride, _, _, padding = _window(layer)
+            kernel, stride, _, _, padding = self.window(name, layer)
             return pool.max_pool_backward(dy, x, y, kernel, stride, padding)
         if isinstance(layer, AvgPool2d):
-            kernel, stride, _, _, padding = _window(layer)
+            kernel, stride, _, _, padding = self.window(name, layer)
             return pool.avg_pool_backward(dy, saved[0], kernel, stride, padding,
                                         layer.count_include_pad)
         if isinstance(layer, GlobalAvgPool):

@@ -68,6 +68,17 @@ def test_convolution_gradients_match_finite_differences(case):
     assert none is None and sum(back) == sum(macs)                   # the weight gradient alone
 
 
+def test_convolution_gradients_do_not_depend_on_the_input_layout():
+    """A non-contiguous input (a view of an NCHW array) gives the same gradients as its copy."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 5, 5)).transpose(0, 2, 3, 1)          # NHWC view, not C-contiguous
+    weight, dy = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal((2, 5, 5, 4))
+    args = (weight, False, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, True, [])
+    for got, expected in zip(bw.conv2d_backward(dy, x, *args)[:2], bw.conv2d_backward(dy, x.copy(), *args)[:2],
+                             strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_float32_padded_workspaces_keep_zero_borders_across_calls():
     """float32 convolutions reuse one padded workspace per padded shape and padding,
     writing only the inside: results must not depend on what ran before (another

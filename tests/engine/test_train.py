@@ -9,11 +9,24 @@ from helpers.engine import torch_bridge, train
 from helpers.engine.fit import init_params
 from helpers.engine.forward import init_params as random_params
 from helpers.engine.optim import SGD
+from helpers.layers import BatchNorm2d, Conv2d, GlobalAvgPool, Linear, ReLU
+from helpers.model import Parallel, Sequential
 from helpers.summaries import summary
 from reference.finite_diff import assert_close, numeric_gradient
 
+
+def preact_net():
+    """A pre-activation residual block: the branch starts with a ReLU while the shortcut reads
+    the same array, fresh from a batch norm (a ReLU overwriting it in place would corrupt the
+    shortcut); written with list arguments, as a user may."""
+    branch = Sequential(("relu", ReLU()), ("conv", Conv2d(4, [3, 3], padding=[1, 1])), ("bn", BatchNorm2d()))
+    return Sequential(("conv1", Conv2d(4, 3, padding=1)), ("bn1", BatchNorm2d()),
+                      ("block", Parallel(("branch", branch), ("shortcut", Sequential()), merge="add")),
+                      ("relu", ReLU()), ("gap", GlobalAvgPool()), ("fc", Linear(5)))
+
+
 NETS = {"tiny-cnn": (zoo.tiny_cnn, (3, 16, 16)), "tiny-branch": (zoo.tiny_branch, (3, 12, 12)),
-        "resnet20-w2": (lambda: zoo.resnet20(width=2), (1, 8, 8))}
+        "resnet20-w2": (lambda: zoo.resnet20(width=2), (1, 8, 8)), "pre-activation": (preact_net, (2, 6, 6))}
 
 
 def float64(params):
@@ -156,3 +169,19 @@ def test_two_sgd_steps_match_pytorch(torch):
         for key in ("weight", "bias", "running_mean", "running_var"):
             if name in params and key in params[name]:
                 assert_close(params[name][key], getattr(leaf, key).detach().numpy(), rtol=1e-4, atol=0)
+
+
+def test_float32_gradients_agree_with_float64_on_real_digits():
+    """Training runs in float32: every parameter's gradient must stay close to the float64
+    one (a batch norm reduction that lost precision once put some 2.5 % off)."""
+    from helpers.engine import digits
+    data = digits.load()
+    model, shape = zoo.get("resnet20"), zoo.entry("resnet20").input_shape
+    params = init_params(model, shape, seed=0)
+    x, labels = data.x_train[:64], data.y_train[:64]
+    g32 = train.gradients(model, params, x, labels, update_stats=False).grads
+    g64 = train.gradients(model, float64(params), x.astype(np.float64), labels, update_stats=False).grads
+    for name, grads in g64.items():
+        for key, exact in grads.items():
+            error = np.linalg.norm(g32[name][key] - exact) / np.linalg.norm(exact)
+            assert error < 1e-4, (name, key, error)
