@@ -8,7 +8,8 @@
 - :mod:`~helpers.engine.threads`: switching OpenBLAS's thread count; the per-core pipelines.
 - :mod:`~helpers.engine.pooling`: pooling, LRN and space-to-depth.
 - :mod:`~helpers.engine.nhwc`: padding and sliding-window views of NHWC batches.
-- :mod:`~helpers.engine.bench`: ``python -m helpers bench``: timings, GEMM peak, memory.
+- :mod:`~helpers.engine.bench`: ``python -m helpers bench``: timings, GEMM peak, memory;
+  :mod:`~helpers.engine.turns`: timing contestants in turns.
 - :mod:`~helpers.engine.torch_bridge`: the same network in PyTorch, when it is installed.
 - Training: :mod:`~helpers.engine.train` (a training pass: loss, gradients, MACs, kept memory),
   :mod:`~helpers.engine.backward`, :mod:`~helpers.engine.backward_norm` and

@@ -11,7 +11,7 @@ is deducted: the input batch, the BLAS's buffers and malloc's slack all count
 against the engine.
 If ``torch`` is importable, the same network with the same weights runs side
 by side in both of torch's memory formats (NCHW and channels-last): the engine
-and the two torch modules take turns (:func:`in_turns`: a pause, an untimed run,
+and the two torch modules take turns (:func:`helpers.engine.turns.in_turns`: a pause, an untimed run,
 then a few timed ones each), so that a change in the machine's load hits all three
 alike and none runs beside another's spinning threads, and engine/torch is reported
 against the faster one; the
@@ -30,13 +30,12 @@ import time
 import numpy as np
 
 from helpers import engine, zoo
-from helpers.engine import kernels, threads, torch_bridge, winograd
+from helpers.engine import kernels, threads, torch_bridge, turns, winograd
 from helpers.engine.buffers import DTYPE, POOL
 from helpers.formulas import flops
 from helpers.summaries import summary
 
-__all__ = ["SETTLE_S", "TURN", "copy_bandwidth", "environment", "format_text", "gemm_peak", "in_turns", "random_batch",
-           "run", "time_forward"]
+__all__ = ["copy_bandwidth", "environment", "format_text", "gemm_peak", "random_batch", "run", "time_forward"]
 
 
 def environment():
@@ -145,49 +144,9 @@ def _torch_input(x, layout):
     return xt.contiguous(memory_format=torch.channels_last) if layout == "channels_last" and xt.ndim == 4 else xt
 
 
-SETTLE_S = 0.25
-"""Pause (seconds) before each contestant's turn in :func:`in_turns`. After a call,
-OpenBLAS's threads spin for about 2**28 cycles (0.1 s at 2.6 GHz) and torch's OpenMP
-threads for a while too; a contestant that starts while the other's threads still
-spin shares a core with them. Measured here (ResNet-20 training step, batch 64):
-torch on 2 threads took 64.8 ms right after the engine's step, 53.5 ms after a
-0.05 s pause and 26.1 ms after 0.2 s."""
-
-TURN = 5
-"""Timed calls per turn in :func:`in_turns`, after one untimed call that wakes the
-contestant's threads, so that each is timed in its own steady state (after a pause,
-torch's second and third training steps were still 10-15 % slower than later ones)."""
-
-
-def in_turns(runs, repeats, turn=TURN, settle=SETTLE_S):
-    """Time every callable of ``runs`` (a dict) ``repeats`` times, in turns: a pause of
-    ``settle`` seconds, one untimed call, then up to ``turn`` timed calls, for each
-    contestant in order, round after round, so that a change in the machine's load hits
-    all alike while no contestant runs beside another's spinning threads.
-
-    Returns ``({name: [seconds, ...]}, {name: its last result})``.
-
-    >>> calls = []
-    >>> times, last = in_turns({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
-    ...                        repeats=3, turn=2, settle=0)
-    >>> "".join(calls), {k: len(v) for k, v in times.items()}
-    ('aaabbbaabb', {'a': 3, 'b': 3})
-    """
-    times, results = {name: [] for name in runs}, {}
-    while any(len(t) < repeats for t in times.values()):
-        for name, call in runs.items():
-            time.sleep(settle)
-            call()
-            for _ in range(min(turn, repeats - len(times[name]))):
-                start = time.perf_counter()
-                results[name] = call()
-                times[name].append(time.perf_counter() - start)
-    return times, results
-
-
 def _side_by_side(model, params, x, modules, repeats):
     """Median end-to-end times (ms) of the engine and of each torch module, timed in
-    turns (:func:`in_turns`: engine, torch NCHW, torch channels-last, engine, ...);
+    turns (:func:`helpers.engine.turns.in_turns`: engine, torch NCHW, torch channels-last, engine, ...);
     and the torch outputs."""
     import torch
     runs = {"engine": lambda: engine.forward(model, params, x)}
@@ -195,7 +154,7 @@ def _side_by_side(model, params, x, modules, repeats):
     for layout, (module, _) in modules.items():
         runs[layout] = lambda m=module, xt=inputs[layout]: m(xt)
     with torch.inference_mode():
-        times, outputs = in_turns(runs, repeats)
+        times, outputs = turns.in_turns(runs, repeats)
     return ({name: 1e3 * statistics.median(t) for name, t in times.items()},
             {name: np.asarray(out) for name, out in outputs.items() if name != "engine"})
 
@@ -258,7 +217,7 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
                            "gflops": round(gflops, 1), "peak_share": round(gflops / peak, 3),
                            "bytes": profiles[-1][i].bytes})
         workspace, activations = kernels.workspace_bytes() + winograd.cache_bytes(), POOL.held_bytes()
-        two_largest = sum(sorted((r.activations * np.dtype(np.float32).itemsize for r in s.rows), reverse=True)[:2])
+        two_largest = sum(sorted((r.activations * DTYPE.itemsize for r in s.rows), reverse=True)[:2])
         budget = (s.weight_bytes() + activations + workspace) / 2**20
         results.append({"batch": batch, "engine_ms": round(1e3 * statistics.median(totals), 2),
                         "torch_ms": None, "gemm_peak_gflops": round(peak, 1),

@@ -77,7 +77,6 @@ def release_workspace():
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3        # glibc's <malloc.h>
-_RETAINED = []
 
 
 def retain_freed_memory(trim=1 << 30, mmap_threshold=32 << 20):
@@ -87,23 +86,18 @@ def retain_freed_memory(trim=1 << 30, mmap_threshold=32 << 20):
 
     A training step allocates arrays of the same sizes step after step; returned
     to the system, their pages fault in again each time (zeroed by the kernel). On
-    ResNet-20 at batch 64 that was about 840 page faults per step, 3 with this setting,
-    and the step about 13 % faster. Process-wide and permanent (the process keeps its
-    peak heap); a no-op returning ``False`` where ``mallopt`` is missing (not glibc) or
-    native calls are refused (a sandbox).
-
-    >>> retain_freed_memory() in (True, False)
-    True
+    ResNet-20 at batch 64 (2-core VM) that was about 840 page faults per step, 3 with
+    this setting, and the step about 13 % faster. Process-wide and lasting (the
+    process keeps its peak heap; a later call sets new values). Returns whether both
+    were set: ``False`` where ``mallopt`` is missing (not glibc) or native calls are
+    refused (a sandbox). Tested in ``tests/engine/test_buffers.py`` (in a subprocess).
     """
-    if not _RETAINED:
-        try:
-            import ctypes
-            mallopt = ctypes.CDLL(None).mallopt
-            _RETAINED.append(mallopt(_M_TRIM_THRESHOLD, trim) == 1
-                             and mallopt(_M_MMAP_THRESHOLD, mmap_threshold) == 1)
-        except Exception:        # noqa: BLE001 - no ctypes, no mallopt, or a sandbox refusing native calls
-            _RETAINED.append(False)
-    return _RETAINED[0]
+    try:
+        import ctypes
+        mallopt = ctypes.CDLL(None).mallopt
+        return mallopt(_M_TRIM_THRESHOLD, trim) == 1 and mallopt(_M_MMAP_THRESHOLD, mmap_threshold) == 1
+    except Exception:        # noqa: BLE001 - no ctypes, no mallopt, or a sandbox refusing native calls
+        return False
 
 
 def _address(a):

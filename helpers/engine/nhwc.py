@@ -17,16 +17,19 @@ from helpers.engine.buffers import workspace
 __all__ = ["flatten_nhwc", "output_hw", "pad_nhwc", "tap_slices", "unflatten_nhwc"]
 
 
-def pad_nhwc(x, top, bottom, left, right, value=0.0, key=None):
+def pad_nhwc(x, top, bottom, left, right, value=0.0, key=None, border=True):
     """``x`` with rows/columns of ``value`` added (a copy, in workspace ``key`` if
-    given; ``x`` itself if there is no padding)."""
+    given; ``x`` itself if there is no padding). ``border=False`` copies the inside only,
+    for a workspace whose border already holds ``value`` (one that only ever receives
+    insides of this shape: a fresh workspace is all zeros)."""
     if not (top or bottom or left or right):
         return x
     n, h, w, c = x.shape
     shape = (n, h + top + bottom, w + left + right, c)
     out = workspace(key, shape) if key else np.empty(shape, dtype=x.dtype)
-    out[:, :top], out[:, top + h:] = value, value
-    out[:, top:top + h, :left], out[:, top:top + h, left + w:] = value, value
+    if border:
+        out[:, :top], out[:, top + h:] = value, value
+        out[:, top:top + h, :left], out[:, top:top + h, left + w:] = value, value
     out[:, top:top + h, left:left + w] = x
     return out
 
@@ -97,8 +100,8 @@ def output_hw(layer, x_shape, name):
 
 def flatten_nhwc(x, out=None):
     """An NHWC batch ``(N, H, W, C)`` as ``(N, C H W)`` rows in PyTorch's flatten order
-    (channel, then row, then column), written into ``out`` if given; a 2-D ``x`` is
-    returned as it is.
+    (channel, then row, then column), written into ``out`` if given; an ``x`` that is not
+    4-D is returned as it is.
 
     Examples
     --------
@@ -119,7 +122,7 @@ def flatten_nhwc(x, out=None):
 
 def unflatten_nhwc(rows, x_shape):
     """The inverse of :func:`flatten_nhwc`: ``(N, C H W)`` rows (a gradient, say) back
-    to a contiguous NHWC array of ``x_shape``; rows of a 2-D ``x_shape`` are returned as
+    to a contiguous NHWC array of ``x_shape``; rows for an ``x_shape`` that is not 4-D are returned as
     they are."""
     if len(x_shape) != 4:
         return rows

@@ -3,7 +3,7 @@
 A step is forward (batch norm on batch statistics), softmax cross-entropy,
 backward and an SGD update (momentum 0.9, weight decay 5e-4). The engine and,
 when ``torch`` is importable, PyTorch train the same network from the same
-weights on the same batch. They take turns (:func:`helpers.engine.bench.in_turns`:
+weights on the same batch. They take turns (:func:`helpers.engine.turns.in_turns`:
 a pause, so that the other's spinning threads have gone to sleep, then a few steps
 each), so that both see the same machine load, and the medians are compared.
 PyTorch runs twice: on its default threads, and on one thread (on a loaded machine
@@ -18,7 +18,7 @@ import statistics
 import numpy as np
 
 from helpers import zoo
-from helpers.engine import bench, torch_bridge, train
+from helpers.engine import bench, torch_bridge, train, turns
 from helpers.engine.buffers import retain_freed_memory
 from helpers.engine.fit import init_params
 from helpers.engine.optim import SGD
@@ -82,7 +82,7 @@ def run(model_name, batches=(64, 128), repeats=7, warmup=2, use_torch=True, log=
         for _ in range(warmup - 1):
             for step in steps.values():
                 step()
-        times, _ = bench.in_turns(steps, repeats)
+        times, _ = turns.in_turns(steps, repeats)
         forward, backward = train.analytic_macs(model, shape, batch)
         engine_s = statistics.median(times["engine"])
         result = {"batch": batch, "engine_ms": round(1e3 * engine_s, 2), "torch_ms": None,

@@ -2,8 +2,11 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 STEPS = """
 import resource, sys
@@ -23,7 +26,8 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 def _faults(mode):
-    done = subprocess.run([sys.executable, "-c", STEPS, mode], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", STEPS, mode], capture_output=True, text=True, check=True,
+                          cwd=ROOT)                               # where ``helpers`` is importable
     return int(done.stdout)
 
 

@@ -412,3 +412,18 @@ def test_notebook_11_parts_are_lettered_in_order():
     assert headed <= set(letters) and headed
     referred = set(re.findall(r"parts? \(?([a-z])\b", text.split("## (a)")[1]))
     assert referred <= set(letters)
+
+
+def test_full_run_accuracy_paragraph_is_consistent():
+    """Notebook 11's full-run accuracies (measured on the authoring machine, too slow to
+    repeat here): the spreads it states are those of the ranges it gives, one test image is
+    1/360, and the seed's CIFAR-10 gap is 91.03 - 89.31 points."""
+    import re
+    text = " ".join(prose("11-training-cost").split())
+    full, half = re.search(r"ended at ([\d.]+) to ([\d.]+) % test accuracy for the full network and "
+                           r"([\d.]+) to ([\d.]+) % for the half-width one", text).groups()[:2], \
+        re.search(r"and ([\d.]+) to ([\d.]+) % for the half-width one", text).groups()
+    spread = [round(float(b) - float(a), 1) for a, b in (full, half)]
+    assert f"spreads the full network over {spread[0]} points and the half-width one over {spread[1]}" in text
+    assert f"One test image is {100 / 360:.2f} % of the 360" in text
+    assert f"put the full network {91.03 - 89.31:.1f} points ahead" in text

@@ -1,0 +1,54 @@
+"""Timing contestants side by side: in turns, each in its own steady state.
+
+Used by ``python -m helpers bench`` (the engine against torch in both memory formats)
+and ``bench MODEL --train``. Both take turns rather than run back to back, so that a
+change in the machine's load hits all contestants alike, and pause before each turn, so
+that none runs beside another's still-spinning threads.
+"""
+
+from __future__ import annotations
+
+import time
+
+__all__ = ["SETTLE_S", "TURN", "in_turns"]
+
+
+SETTLE_S = 0.25
+"""Pause (seconds) before each contestant's turn in :func:`in_turns`. After a call,
+OpenBLAS's threads spin for about 2**28 cycles (0.1 s at 2.6 GHz) and torch's OpenMP
+threads for a while too; a contestant that starts while the other's threads still
+spin shares a core with them. Measured on the 2-core VM this was written on (ResNet-20
+training step, batch 64):
+torch on 2 threads took 64.8 ms right after the engine's step, 53.5 ms after a
+0.05 s pause and 26.1 ms after 0.2 s."""
+
+TURN = 5
+"""Timed calls per turn in :func:`in_turns`, after one untimed call that wakes the
+contestant's threads, so that each is timed in its own steady state (after a pause,
+torch's second and third training steps were still 10-15 % slower than later ones)."""
+
+
+def in_turns(runs, repeats, turn=TURN, settle=SETTLE_S):
+    """Time every callable of ``runs`` (a dict) ``repeats`` times, in turns: a pause of
+    ``settle`` seconds, one untimed call, then up to ``turn`` timed calls, for each
+    contestant in order, round after round, so that a change in the machine's load hits
+    all alike while no contestant runs beside another's spinning threads.
+
+    Returns ``({name: [seconds, ...]}, {name: its last result})``.
+
+    >>> calls = []
+    >>> times, last = in_turns({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+    ...                        repeats=3, turn=2, settle=0)
+    >>> "".join(calls), {k: len(v) for k, v in times.items()}
+    ('aaabbbaabb', {'a': 3, 'b': 3})
+    """
+    times, results = {name: [] for name in runs}, {}
+    while any(len(t) < repeats for t in times.values()):
+        for name, call in runs.items():
+            time.sleep(settle)
+            call()
+            for _ in range(min(turn, repeats - len(times[name]))):
+                start = time.perf_counter()
+                results[name] = call()
+                times[name].append(time.perf_counter() - start)
+    return times, results
