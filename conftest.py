@@ -36,16 +36,3 @@ except ImportError:  # pragma: no cover
 
 collect_ignore = ["tests/data", ".venv", "build", "helpers/release/student"]  # student/: hand-out files
 """Fixture notebooks are inputs to tests, not notebooks to run."""
-
-
-SLOW_FIRST = ("tests/integration/test_leaks.py", "solutions/10-", "solutions/11-", "tests/grading/test_grade.py")
-"""Files that take longest (measured with ``--durations``): collected first, so that
-``-n 2 --dist loadfile`` hands them out at the start instead of leaving one worker a
-long tail at the end."""
-
-
-def pytest_collection_modifyitems(items):
-    def rank(item):
-        path = item.nodeid.split("::")[0]
-        return next((i for i, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)), len(SLOW_FIRST))
-    items.sort(key=rank)                                     # stable: each file keeps its order
