@@ -1,5 +1,6 @@
 """Process-wide allocator setting for training: freed memory is kept for the next step."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +27,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 def _faults(mode):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}     # glibc's defaults
     done = subprocess.run([sys.executable, "-c", STEPS, mode], capture_output=True, text=True, check=True,
-                          cwd=ROOT)                               # where ``helpers`` is importable
+                          cwd=ROOT, env=env)                      # where ``helpers`` is importable
     return int(done.stdout)
 
 
