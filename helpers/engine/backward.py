@@ -30,7 +30,8 @@ times larger. Each layer runs on the calling thread, in blocks of images whose
 patch matrix fits ``kernels.BLOCK_BYTES``, with the BLAS's own threads for the
 GEMMs: training's layers are small (ResNet-20 on 8 x 8 digits), and handing a
 share to another Python thread, as the inference engine's pipelines do, cost
-more than it saved (a thread wake-up measured 60-220 us here; a training step at
+more than it saved (a thread wake-up measured 60-220 us on the 2-core VM this was
+written on; a training step at
 batch 64 took 42.8 ms with pipelines, 38.5 ms without). Every GEMM adds its
 ``m * k * n`` to ``macs``, the list the caller passes, so the count is what was
 performed, not what a formula predicts.
