@@ -247,9 +247,10 @@ def linear_backward(dy, x, weight, has_bias, need_dx, macs):
 
 
 def relu_backward(dy, y):
-    """``dy`` where the ReLU's output ``y`` is positive, else 0: ``dy`` times the mask, ten
-    times faster here than ``np.where`` (one difference from PyTorch: a NaN in ``dy`` stays
-    NaN where the mask is 0; by then the loss is NaN too)."""
+    """``dy`` where the ReLU's output ``y`` is positive, else 0: ``dy`` times the mask,
+    several times faster than ``np.where`` (3.5 to 11 times by shape on the 2-core VM
+    this was written on). One difference from PyTorch: a NaN in ``dy`` stays NaN where
+    the mask is 0 (by then the loss is NaN too)."""
     return np.multiply(dy, y > 0, dtype=dy.dtype)
 
 

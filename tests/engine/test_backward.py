@@ -198,13 +198,15 @@ def test_softmax_cross_entropy_gradient_matches_finite_differences(seed):
     assert_close(grad, numeric_gradient(lambda: bw.softmax_cross_entropy(logits, labels)[0], logits))
 
 
-def test_pooling_forward_agrees_with_the_inference_kernels():
-    from helpers.engine import kernels
-    x = np.random.default_rng(2).standard_normal((2, 7, 7, 3)).astype(np.float32)
+def test_pooling_forward_equals_the_definition():
+    """The training forward of max and average pooling (padding counted) against pooling
+    written window by window (tests/engine/test_pooling.py), in float64."""
+    from reference.pooling import torch_free_pool_reference
+    x = np.random.default_rng(2).standard_normal((2, 7, 7, 3))
     for k, s, p in [(3, 2, 1), (2, 2, 0), (3, 1, 1)]:
         out = (pool_out(7, k, s, p),) * 2
-        np.testing.assert_array_equal(pool.max_pool_forward(x, (k, k), (s, s), (p, p), out),
-                                      kernels.max_pool(x, (k, k), (s, s), (p, p), (1, 1), out))
-        for include in (True, False):
-            np.testing.assert_allclose(pool.avg_pool_forward(x, (k, k), (s, s), (p, p), out, include),
-                                       kernels.avg_pool(x, (k, k), (s, s), (p, p), out, include), rtol=1e-6)
+        nchw = x.transpose(0, 3, 1, 2)
+        np.testing.assert_array_equal(pool.max_pool_forward(x, (k, k), (s, s), (p, p), out).transpose(0, 3, 1, 2),
+                                      torch_free_pool_reference(nchw, k, s, p, "max"))
+        np.testing.assert_allclose(pool.avg_pool_forward(x, (k, k), (s, s), (p, p), out, True).transpose(0, 3, 1, 2),
+                                   torch_free_pool_reference(nchw, k, s, p, "avg"), rtol=1e-12)

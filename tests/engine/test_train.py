@@ -150,7 +150,7 @@ def test_gradients_match_pytorch(net, torch):
     assert set(grads) == set(step.grads)
     for name, named in grads.items():
         for key, expected in named.items():
-            assert_close(step.grads[name][key], expected, rtol=1e-4, atol=0)
+            assert_close(step.grads[name][key], expected, rtol=1e-8, atol=0)
 
 
 def test_two_sgd_steps_match_pytorch(torch):
@@ -168,7 +168,7 @@ def test_two_sgd_steps_match_pytorch(torch):
     for name, leaf in leaves.items():
         for key in ("weight", "bias", "running_mean", "running_var"):
             if name in params and key in params[name]:
-                assert_close(params[name][key], getattr(leaf, key).detach().numpy(), rtol=1e-4, atol=0)
+                assert_close(params[name][key], getattr(leaf, key).detach().numpy(), rtol=1e-8, atol=0)
 
 
 def test_float32_gradients_agree_with_float64_on_real_digits():

@@ -6,4 +6,5 @@
 - :mod:`reference.pipelines`: running the engine as several pipelines or one serial one.
 - :mod:`reference.resnet20`: the CIFAR-style ResNet-20 at any width and input size.
 - :mod:`reference.finite_diff`: gradients by central differences.
+- :mod:`reference.pooling`: max and average pooling window by window (PyTorch's rules).
 """
