@@ -22,20 +22,19 @@ def shown(notebook):
     return "\n".join(parts)
 
 
-from reference.counts import ALEX_CONV, ALEX_CONV_MACS, ALEX_GROUPED_CONV, ALEX_MACS, VGG16, VGG19  # noqa: E402
+from reference.counts import (  # noqa: E402
+    ALEX_CONV,
+    ALEX_CONV_MACS,
+    ALEX_FC_PARAMS,
+    ALEX_GROUPED_CONV,
+    ALEX_MACS,
+    VGG16,
+    VGG19,
+    inception_params,
+)
 from reference.resnet20 import resnet20_counts  # noqa: E402
 
-ALEX_FC_PARAMS = 9216 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000
 INCEPTION_3X3_PER_R = 32 * 32 * (256 + 192 * 9)      # 1x1 256 -> r, then 3x3 r -> 192, per unit of r
-
-
-def inception_params(c_in, c1, r3, c3, r5, c5, proj):
-    """Parameters of one inception module (convolutions with biases)."""
-    def conv(cin, cout, k):
-        return k * k * cin * cout + cout
-
-    return (conv(c_in, c1, 1) + conv(c_in, r3, 1) + conv(r3, c3, 3) + conv(c_in, r5, 1)
-            + conv(r5, c5, 5) + conv(c_in, proj, 1))
 
 
 # notebook 06's model answer for (e): stem 3 -> 64, three modules, classifier 352 -> 10
@@ -131,6 +130,8 @@ EXPECTED = {
     "04-padding-and-stride": [f"(F + L - 1, {(224 + 4 - 3) // 1 + 1}, {(224 + 4 - 3) // 2 + 1})",
                               f"(64, {224 * 224}, {64 * 9})", f"(64, {112 * 112}, {64 * 9})", "(2048, 16, 32)"],
     "05-alexnet-vgg": [
+        f"weights {4 * (ALEX_GROUPED_CONV + ALEX_FC_PARAMS) / 1e6:.1f} MB",
+        f"weights {4 * 61_100_840 / 1e6:.1f} MB",          # torchvision's documented parameter count
         # two-GPU AlexNet: conv2, conv4, conv5 see half the input maps
         format(55 * 55 * 96 * 363 + 27 * 27 * 256 * 48 * 25 + 13 * 13 * 384 * 256 * 9 + 13 * 13 * 384 * 192 * 9
                + 13 * 13 * 256 * 192 * 9 + ALEX_FC, ","),
@@ -185,6 +186,8 @@ EXPECTED = {
         f" diagonal G {64 + 64 * 16:,} (of which H x_t {64 * 16:,})"],
     # single-tower AlexNet: one fp32 bias per output channel of its five convolutions
     "11-training-cost": [   # ResNet-20 on 1x8x8, batch 128, counted by reference.resnet20
+        f"({(2 * R20[1] - 8 * 8 * 16 * 9) / R20[1]:.3f} x forward; "
+        f"a step {(3 * R20[1] - 8 * 8 * 16 * 9) / R20[1]:.3f} x)",
         f"derived {128 * 2 * 8 * 8 * 16 * 16 * 9:,} MACs, counted by the engine {128 * 2 * 8 * 8 * 16 * 16 * 9:,}",
         f"forward {128 * R20[1]:,}, backward {128 * (2 * R20[1] - 8 * 8 * 16 * 9):,} MACs",
         f"weights {4 * R20[0] / 2**20:.2f} MiB",
@@ -422,3 +425,11 @@ def test_full_run_accuracy_paragraph_is_consistent():
     assert f"spreads the full network over {spread[0]} points and the half-width one over {spread[1]}" in text
     assert f"One test image is {100 / 360:.2f} % of the 360" in text
     assert f"put the full network {91.03 - 89.31:.1f} points ahead" in text
+
+
+def test_resnet50_full_against_half_sizes():
+    """Notebook 10: the full ResNet-50's weights and activations against the half-width
+    one's, from the independent ResNet-50 counter."""
+    (p_full, _, a_full), (p_half, _, a_half) = resnet50_counts(1.0), resnet50_counts(0.5)
+    assert (f"the full network's weights are {p_full / p_half:.1f} times larger and its activations "
+            f"{a_full / a_half:.1f} times") in prose("10-alexnet-inference-cpu")

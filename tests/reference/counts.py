@@ -30,9 +30,18 @@ ALEX_CONV_MACS = (55 * 55 * 96 * 11 * 11 * 3 + 27 * 27 * 256 * 5 * 5 * 96 + 13 *
 ALEX_FC = [(9216, 4096), (4096, 4096), (4096, 1000)]
 ALEX_MACS = ALEX_CONV_MACS + sum(i * o for i, o in ALEX_FC)
 ALEX_FC_PARAMS = sum(i * o + o for i, o in ALEX_FC)
-ALEX_PARAMS = ((11 * 11 * 3 * 96 + 96) + (5 * 5 * 96 * 256 + 256) + (3 * 3 * 256 * 384 + 384)
-               + (3 * 3 * 384 * 384 + 384) + (3 * 3 * 384 * 256 + 256) + ALEX_FC_PARAMS)
 ALEX_CONV = (11 * 11 * 3 * 96 + 96) + (5 * 5 * 96 * 256 + 256) + (3 * 3 * 256 * 384 + 384) \
     + (3 * 3 * 384 * 384 + 384) + (3 * 3 * 384 * 256 + 256)
+ALEX_PARAMS = ALEX_CONV + ALEX_FC_PARAMS
 ALEX_GROUPED_CONV = (11 * 11 * 3 * 96 + 96) + (5 * 5 * 48 * 256 + 256) + (3 * 3 * 256 * 384 + 384) \
     + (3 * 3 * 192 * 384 + 384) + (3 * 3 * 192 * 256 + 256)
+
+
+def inception_params(c_in, c1, r3, c3, r5, c5, proj):
+    """Weights and biases of an inception module with reductions (Szegedy et al. 2015,
+    Fig. 2b): 1x1; 1x1 then 3x3; 1x1 then 5x5; pool then 1x1 projection."""
+    def conv(cin, cout, k):
+        return k * k * cin * cout + cout
+
+    return (conv(c_in, c1, 1) + conv(c_in, r3, 1) + conv(r3, c3, 3) + conv(c_in, r5, 1)
+            + conv(r5, c5, 5) + conv(c_in, proj, 1))
