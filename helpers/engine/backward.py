@@ -57,13 +57,6 @@ def _scratch(key, shape, dtype):
     return np.empty(shape, dtype=dtype)
 
 
-def _filter_matrix(weight, g, groups):
-    """Group ``g``'s filter as a ``(K_h K_w C_g, C_out/g)`` matrix (im2col column order)."""
-    c_out, c_g, kh, kw = weight.shape
-    co_g = c_out // groups
-    return weight[g * co_g:(g + 1) * co_g].transpose(2, 3, 1, 0).reshape(kh * kw * c_g, co_g)
-
-
 def _padded(x, pads):
     """``x`` with zeros around it. For float32, in a workspace kept per padded image shape
     and padding, into which only the inside is ever copied: a fresh workspace is a new
@@ -107,7 +100,7 @@ def conv2d_forward(x, weight, bias, stride, pads, dilation, groups, out_hw, macs
     xp = _padded(x, pads)
     y = np.empty((n, oh, ow, c_out), dtype=x.dtype)
     rows = y.reshape(n * oh * ow, c_out)
-    mats = [_filter_matrix(weight, g, groups) for g in range(groups)]
+    mats = [kernels.filter_matrix(weight, g, groups) for g in range(groups)]
     for first, last, g, cols in _patch_blocks(xp, n, (kh, kw), stride, dilation, out_hw, c_g, groups):
         target = rows[first * oh * ow:last * oh * ow, g * co_g:(g + 1) * co_g]
         if groups == 1:
@@ -173,7 +166,7 @@ def _backward_from_dy_patches(dy, x, weight, pads, dilation, macs):
     c_out, _, kh, kw = weight.shape
     k = kh * kw * c_out
     flipped = _flipped(weight, 1)
-    w_mat = _filter_matrix(flipped, 0, 1)                    # (kh kw C_out, C)
+    w_mat = kernels.filter_matrix(flipped, 0, 1)                    # (kh kw C_out, C)
     dyp = _padded(dy, _flipped_pads(weight, pads, dilation))
     dx = np.empty(x.shape, dtype=x.dtype)                   # C order, whatever x's strides
     dx_rows, x_rows = dx.reshape(n * h * w, c), x.reshape(n * h * w, c)
@@ -198,7 +191,7 @@ def _backward_from_input_patches(dy, x, weight, stride, pads, dilation, groups, 
     xp = _padded(x, pads)
     scatter = need_dx and not as_conv
     dxp = np.zeros((n, h + top + bottom, w + left + right, x.shape[3]), dtype=x.dtype) if scatter else None
-    mats = [_filter_matrix(weight, g, groups) for g in range(groups)]
+    mats = [kernels.filter_matrix(weight, g, groups) for g in range(groups)]
     dy_rows = dy.reshape(n * oh * ow, c_out)
     sums = [None] * groups
     for first, last, g, cols in _patch_blocks(xp, n, (kh, kw), stride, dilation, out_hw, c_g, groups):

@@ -63,9 +63,9 @@ def workspace(key, shape):
     return buf[:size].reshape(shape)
 
 
-def workspace_bytes_held(exclude=()):
-    """Bytes of the named workspaces, except those named in ``exclude``."""
-    return sum(b.nbytes for key, b in _BUFFERS.items() if key not in exclude)
+def workspace_bytes_held():
+    """Bytes of the named workspaces."""
+    return sum(b.nbytes for b in _BUFFERS.values())
 
 
 def release_workspace():

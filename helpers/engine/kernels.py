@@ -47,6 +47,7 @@ __all__ = [
     "avg_pool",
     "clear_weight_caches",
     "conv2d",
+    "filter_matrix",
     "finish",
     "fold_batchnorm",
     "items_per_block",
@@ -70,13 +71,12 @@ here) to stay in the cache between the gather that writes a block and the GEMM t
 reads it (Winograd has its own, larger bound: ``winograd.BLOCK_BYTES``). On AlexNet's first two convolutions at
 batch 32, 1.5-3 MiB blocks ran 5-15 % faster than 0.5 MiB or 4-48 MiB ones."""
 
-def workspace_bytes(exclude=()):
+def workspace_bytes():
     """Bytes these kernels hold besides weights and activation buffers: cached workspaces
-    (except those named in ``exclude``) and cached derived weights (GEMM layouts, batch
-    norms folded into them). (Winograd's transformed weights:
+    and cached derived weights (GEMM layouts, batch norms folded into them). (Winograd's transformed weights:
     :func:`helpers.engine.winograd.cache_bytes`.)"""
     folded = sum(r[0].nbytes + r[1].nbytes for _, r in _FOLDED.values() if r[0].base is None)
-    return workspace_bytes_held(exclude) + sum(entry[2].nbytes for entry in _W_CACHE.values()) + folded
+    return workspace_bytes_held() + sum(entry[2].nbytes for entry in _W_CACHE.values()) + folded
 
 
 def items_per_block(n, per_image, budget):
@@ -101,6 +101,19 @@ def _remember(key, weight, bias, w_mat):
     _W_CACHE[key] = (weight, bias, w_mat)
 
 
+def filter_matrix(weight, g, groups):
+    """Group ``g``'s filter (torch layout ``(C_out, C_in/g, K_h, K_w)``) as the
+    ``(K_h K_w C_g, C_out/g)`` GEMM operand whose rows follow the im2col columns
+    (row tap, column tap, channel); a view where numpy can make one.
+
+    >>> filter_matrix(np.arange(8.0).reshape(2, 1, 2, 2), 0, 1)[:, 1].tolist()   # output 1's taps
+    [4.0, 5.0, 6.0, 7.0]
+    """
+    c_out, c_g, kh, kw = weight.shape
+    co_g = c_out // groups
+    return weight[g * co_g:(g + 1) * co_g].transpose(2, 3, 1, 0).reshape(kh * kw * c_g, co_g)
+
+
 def _gemm_weights(weight, bias, g, groups):
     """Group ``g``'s filter as a ``(kh*kw*C_g + 1, C_out/g)`` GEMM operand whose last row is
     the bias; cached per weight array (it is rebuilt only if the arrays change)."""
@@ -111,7 +124,7 @@ def _gemm_weights(weight, bias, g, groups):
     c_out, c_g, kh, kw = weight.shape
     co_g, k = c_out // groups, kh * kw * c_g
     w_mat = np.empty((k + 1, co_g), dtype=np.float32)
-    w_mat[:k] = weight[g * co_g:(g + 1) * co_g].transpose(2, 3, 1, 0).reshape(k, co_g)
+    w_mat[:k] = filter_matrix(weight, g, groups)
     w_mat[k] = 0.0 if bias is None else bias[g * co_g:(g + 1) * co_g]
     _remember(key, weight, bias, w_mat)
     return w_mat
