@@ -13,7 +13,7 @@ import pytest
 from helpers.answers.checking import judge, load_key
 from reference.counts import ALEX_CONV_MACS, ALEX_FC_PARAMS, ALEX_MACS, ALEX_PARAMS, VGG16, VGG19
 from reference.resnet import resnet50_conv_weights, resnet50_counts
-from reference.resnet20 import resnet20_counts
+from reference.resnet20 import BN_CHANNELS, KEPT_PER_IMAGE, resnet20_counts
 
 
 def resnet_rf(stride_on_1x1):
@@ -34,12 +34,7 @@ def resnet_rf(stride_on_1x1):
 
 R20_PARAMS, R20_MACS, _ = resnet20_counts(16)
 R20_HALF_MACS = resnet20_counts(8)[1]
-R20_KEPT = 128 * (64                                        # per image: the input,
-                  + 2 * 16 * 64                             # stem conv and ReLU,
-                  + 3 * 4 * 16 * 64                         # stage 1: conv1, relu1, conv2, relu per block,
-                  + 3 * 4 * 32 * 16 + 32 * 16               # stage 2 and its shortcut conv,
-                  + 3 * 4 * 64 * 4 + 64 * 4                 # stage 3 and its shortcut conv,
-                  + 64) + 2 * (16 + 6 * 16 + 7 * 32 + 7 * 64)   # pooled vector; mean, 1/sigma per BN channel
+R20_KEPT = 128 * KEPT_PER_IMAGE + 2 * BN_CHANNELS
 TRAINING = {   # notebook 11 at batch 128, fp32
     "train.conv_backward_macs": "2*M_r*M_c*N_o*F_r*F_c*N_i",
     "train.backward_macs": 128 * (2 * R20_MACS - 8 * 8 * 16 * 9),

@@ -32,7 +32,7 @@ from reference.counts import (  # noqa: E402
     VGG19,
     inception_params,
 )
-from reference.resnet20 import resnet20_counts  # noqa: E402
+from reference.resnet20 import BN_CHANNELS, KEPT_PER_IMAGE, resnet20_counts  # noqa: E402
 
 INCEPTION_3X3_PER_R = 32 * 32 * (256 + 192 * 9)      # 1x1 256 -> r, then 3x3 r -> 192, per unit of r
 
@@ -377,18 +377,10 @@ def test_resized_receptive_field_fractions():
 
 
 def test_training_memory_figures():
-    """Notebook 11: ResNet-20 at batch 128 on 1x8x8 in fp32, kept tensors listed by the
-    problem's rule: the input; per stage every convolution's output and every ReLU's
-    (stem: conv, ReLU; per block: conv1, ReLU, conv2, ReLU after the addition; a
-    projection shortcut's conv); the pooled vector; 2 values per batch-norm channel."""
+    """Notebook 11: ResNet-20 at batch 128 on 1x8x8 in fp32, kept tensors by the problem's
+    rule (reference.resnet20: per image, and 2 values per batch-norm channel)."""
     batch, mib = 128, 2**20
-    stages = [(16, 8, 0), (32, 4, 1), (64, 2, 1)]                    # channels, side, shortcut convs
-    per_image = 1 * 8 * 8 + 2 * 16 * 8 * 8 + 64
-    bn_channels = 16
-    for planes, s, shortcut in stages:
-        per_image += (3 * 4 + shortcut) * planes * s * s
-        bn_channels += (3 * 2 + shortcut) * planes
-    kept = 4 * (batch * per_image + 2 * bn_channels)
+    kept = 4 * (batch * KEPT_PER_IMAGE + 2 * BN_CHANNELS)
     weights = 4 * R20[0]
     inference = weights + 3 * batch * 16 * 8 * 8 * 4
     assert (f"kept for backward {kept / mib:.2f} MiB, weights {weights / mib:.2f} MiB, "

@@ -35,3 +35,13 @@ def resnet20_counts(width=16, in_channels=1, side=8, classes=10, shortcut="proje
     macs += c_prev * classes
     acts += c_prev + classes
     return params, macs, acts
+
+
+# What notebook 11's rule keeps for backward in ResNet-20 (width 16, one 8 x 8 image), by hand:
+KEPT_PER_IMAGE = (64                                  # the input,
+                  + 2 * 16 * 64                       # stem conv and ReLU,
+                  + 3 * 4 * 16 * 64                   # stage 1: conv1, relu1, conv2, relu per block,
+                  + 3 * 4 * 32 * 16 + 32 * 16         # stage 2 and its shortcut conv,
+                  + 3 * 4 * 64 * 4 + 64 * 4           # stage 3 and its shortcut conv,
+                  + 64)                               # the pooled vector
+BN_CHANNELS = 16 + 6 * 16 + 7 * 32 + 7 * 64           # each keeps its mean and 1/sigma (not per image)
