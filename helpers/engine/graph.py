@@ -68,6 +68,21 @@ def _geometry(layer, name, x_shape, channels):
     return _GEOMETRY[key][1]
 
 
+def _conv_group_at(children, i):
+    """The convolution at ``children[i]`` with the batch norm and ReLU right after it."""
+    ahead = [c for _, c in children[i + 1:i + 3]]
+    bn = bool(ahead) and isinstance(ahead[0], BatchNorm2d)
+    relu = len(ahead) > bn and isinstance(ahead[bn], ReLU)
+    return children[i:i + 1 + bn + relu]
+
+
+def _pointwise(layer):
+    """Whether ``layer`` is a 1x1, stride-1, unpadded, ungrouped convolution: one that
+    needs only the pixels at its own positions, so it can follow a convolution pixel by pixel."""
+    return (isinstance(layer, Conv2d) and layer.kernel_pair == (1, 1) and layer.stride_pair == (1, 1)
+            and layer.groups == 1 and not any(layer.pads()[0] + layer.pads()[1]))
+
+
 class Run:
     """One forward pass. ``owned`` travels with each array: an owned array is a pool
     buffer that the step receiving it may modify and give back once consumed; an
@@ -77,6 +92,7 @@ class Run:
     def __init__(self, params, conv, profile):
         self.params, self.conv, self.profile, self.times = params, conv, profile, {}
         self.fuse = conv != "naive"
+        self.chain = self.fuse and not profile      # a profile times every layer on its own
 
     def record(self, name, kind, start, nbytes):
         if self.profile:
@@ -115,12 +131,15 @@ class Run:
             name, child = children[i]
             ahead = [c for _, c in children[i + 1:i + 3]]
             if self.fuse and isinstance(child, Conv2d):
-                bn = bool(ahead) and isinstance(ahead[0], BatchNorm2d)
-                relu = len(ahead) > bn and isinstance(ahead[bn], ReLU)
-                group = children[i:i + 1 + bn + relu]
+                group = _conv_group_at(children, i)
                 i += len(group)
+                chained = None
+                if self.chain and i < len(children) and _pointwise(children[i][1]):
+                    chained = _conv_group_at(children, i)
+                    i += len(chained)
                 last = i == len(children)
-                x, owned = self.conv_group(group, x, owned, prefix, tail if last and not relu else None)
+                relu = any(isinstance(layer, ReLU) for _, layer in (chained or group)[1:])
+                x, owned = self.conv_group(group, x, owned, prefix, tail if last and not relu else None, chained)
                 if last and tail and relu:
                     x, owned = self.tail(x, owned, tail)
                 if last:
@@ -136,26 +155,45 @@ class Run:
             i += 1
         return self.tail(x, owned, tail) if tail else (x, owned)
 
-    def conv_group(self, group, x, owned, prefix, tail):
-        """A convolution with the batch norm folded into its weights and the ReLU (or
-        ``tail``) applied to each block of its output as it is computed."""
+    def folded(self, group, prefix):
+        """``(name, conv, weight, bias, relu)`` of a convolution group, its batch norm
+        folded into the weights."""
         (name, conv), *rest = group
         name = join_name(prefix, name)
-        start = time.perf_counter() if self.profile else None
         p = self.params.get(name, {})
         weight, bias = p["weight"], p.get("bias")
-        relu = any(isinstance(layer, ReLU) for _, layer in rest)
         for part, layer in rest:
             if isinstance(layer, BatchNorm2d):
                 weight, bias = kernels.fold_batchnorm(weight, bias, self.params[join_name(prefix, part)],
                                                       layer.eps, conv.groups)
+        return name, conv, weight, bias, any(isinstance(layer, ReLU) for _, layer in rest)
+
+    def conv_group(self, group, x, owned, prefix, tail, chained=None):
+        """A convolution with the batch norm folded into its weights and the ReLU (or
+        ``tail``) applied to each block of its output as it is computed. ``chained``: a 1x1
+        convolution group right after it, run by each pipeline on the pixels it has just
+        computed (:func:`helpers.engine.kernels.pointwise_then`); the ``tail`` is then its."""
+        name, conv, weight, bias, relu = self.folded(group, prefix)
+        start = time.perf_counter() if self.profile else None
+        then = out = None
+        if chained:
+            name2, conv2, weight2, bias2, relu2 = self.folded(chained, prefix)
+            (oh, ow), _, _ = _geometry(conv, name, x.shape, min(x.shape[3], weight.shape[0]))
+            _geometry(conv2, name2, (x.shape[0], oh, ow, weight.shape[0]), 1)          # validates
+            add2, relu2 = (tail[0], tail[1]) if tail else (None, relu2)
+            out = new_output((x.shape[0], oh, ow, weight2.shape[0]))
+            then, tail = kernels.pointwise_then(weight2, bias2, out, add2, relu2), None
         add, relu = (tail[0], tail[1]) if tail else (None, relu)
-        y, work = self.conv2d(conv, name, x, weight, bias, relu=relu, add=add)
+        y, work = self.conv2d(conv, name, x, weight, bias, relu=relu, add=add, then=then)
         self.record(name, conv.kind, start, y.nbytes + work)
-        for part, layer in rest:
+        for part, layer in [*group[1:], *(chained or ())]:
             self.record(join_name(prefix, part), layer.kind, None, 0)
         if owned:
             _release(x, y)
+        if chained:
+            self.record(name2, conv2.kind, None, out.nbytes)
+            POOL.release(y)
+            y = out
         return y, True
 
     def residual(self, module, x, owned, prefix, relu_name):
@@ -241,7 +279,7 @@ class Run:
             return kernels.space_to_depth(x, layer.block), 0
         raise TypeError(f"{name}: the engine has no kernel for {layer.kind}")
 
-    def conv2d(self, layer, name, x, weight, bias, relu=False, add=None):
+    def conv2d(self, layer, name, x, weight, bias, relu=False, add=None, then=None):
         (oh, ow), pads, use_winograd = _geometry(layer, name, x.shape, min(x.shape[3], weight.shape[0]))
         if self.conv == "naive":
             from helpers.lowering import conv2d_direct
@@ -256,6 +294,6 @@ class Run:
                 y += bias
             return np.ascontiguousarray(y), 0
         if self.conv == "fast" and use_winograd:
-            return winograd.conv2d_winograd(x, weight, bias, pads, (oh, ow), relu=relu, add=add)
+            return winograd.conv2d_winograd(x, weight, bias, pads, (oh, ow), relu=relu, add=add, then=then)
         return kernels.conv2d(x, weight, bias, layer.stride_pair, pads, layer.dilation_pair, layer.groups,
-                              (oh, ow), relu=relu, add=add)
+                              (oh, ow), relu=relu, add=add, then=then)

@@ -58,7 +58,9 @@ __all__ = [
     "outputs_into",
     "pad_nhwc",
     "pipelines",
+    "pointwise_then",
     "release_workspace",
+    "run_then",
     "segments",
     "space_to_depth",
     "workspace",
@@ -214,7 +216,8 @@ the rows (a GEMM of 25 rows ran at about 2/3 of the speed of one of 49 on ResNet
 last 3x3 layer) at the price of each pipeline gathering every patch."""
 
 
-def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None, *, relu=False, add=None):
+def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None, *, relu=False, add=None,
+           then=None):
     """Convolution of NHWC ``x`` with a torch-layout ``weight`` ``(C_out, C_in/g, kh, kw)``.
 
     ``pads`` is ``((top, bottom), (left, right))``; ``out_hw`` the output size.
@@ -231,6 +234,12 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None,
     ``add`` (an array of the output's shape) is added and ``relu`` applied to each
     block right after its GEMM (:func:`finish`), while it is still in cache: a
     residual connection and its ReLU cost no extra pass over memory.
+
+    ``then(thread, y_rows, start, stop)``, if given, is the next layer of a chain that
+    needs only the output pixels it is given (:func:`pointwise_then`: a 1x1 convolution);
+    ``y_rows`` is the output as ``(N oh ow, C_out)`` rows. Each pipeline calls it on the
+    pixels it has just computed, so that the next layer costs no hand-over between
+    threads; with the channels split instead, it runs afterwards in pipelines of its own.
     Returns ``(y, workspace_bytes)``, ``y`` of shape ``(N, oh, ow, C_out)``.
     """
     n = x.shape[0]
@@ -243,7 +252,7 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None,
     by_columns = groups == 1 and n * oh * ow < COLUMN_SPLIT_ROWS * (threads() or 1) and c_out >= 128
     if (kh, kw, groups) == (1, 1, 1) and stride == (1, 1) and not any(pads[0] + pads[1]):
         _pointwise(np.ascontiguousarray(x).reshape(n * oh * ow, c_g), w_mats[0], bias is not None,
-                   y.reshape(n * oh * ow, c_out), add_rows, relu, by_columns, budget)
+                   y.reshape(n * oh * ow, c_out), add_rows, relu, by_columns, budget, then)
         return y, 0
     xp = pad_nhwc(x, *pads[0], *pads[1], key="padded")
     windows = _windows(xp, kh, kw, stride, dilation, oh, ow)
@@ -270,32 +279,80 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None,
                 else:
                     target[:, g * co_g:(g + 1) * co_g] = cols[:m] @ w_mats[g]
             finish(target[:, c0:c1], None, None if add is None else add_rows[first * ow:last * ow, c0:c1], relu)
+    y_rows = y.reshape(n * oh * ow, c_out)
+
+    def rows(thread, start, stop):
+        work(thread, start, stop, 0, c_out)
+        if then is not None:
+            then(thread, y_rows, start * ow, stop * ow)
     if by_columns:
         pipelines(c_out, lambda thread, c0, c1: work(thread, 0, n * oh, c0, c1))
+        run_then(then, y_rows)
     else:
-        pipelines(n * oh, lambda thread, start, stop: work(thread, start, stop, 0, c_out))
+        pipelines(n * oh, rows)
     return y, sum(held) + (xp.nbytes if xp is not x else 0)
 
 
-def _pointwise(x_rows, w_mat, has_bias, y_rows, add_rows, relu, by_columns, budget):
-    """A 1x1 stride-1 convolution as GEMMs straight from its input rows, in blocks whose
-    input and output fit ``budget`` bytes, each finished (:func:`finish`) in cache."""
-    k, c_out = x_rows.shape[1], y_rows.shape[1]
+def run_then(then, y_rows):
+    """Run a chain's next layer (``then``, see :func:`conv2d`) over all of ``y_rows``, in
+    pipelines of its own (when the layer before could not hand it its pixels)."""
+    if then is not None:
+        pipelines(len(y_rows), lambda thread, start, stop: then(thread, y_rows, start, stop))
+
+
+def pointwise_then(weight, bias, out, add=None, relu=False, budget=None):
+    """The ``then`` of :func:`conv2d` that runs a 1x1, stride-1, unpadded, ungrouped
+    convolution (torch-layout ``weight`` ``(C_out, C_in, 1, 1)``, ``bias``) on the pixels
+    it is given, writing them into ``out`` ``(N, H, W, C_out)``, finished with ``add``
+    and ``relu`` like :func:`conv2d`'s output.
+
+    >>> x = np.arange(6, dtype=np.float32).reshape(1, 1, 3, 2)        # 3 pixels, 2 channels
+    >>> out = np.zeros((1, 1, 3, 1), np.float32)
+    >>> then = pointwise_then(np.ones((1, 2, 1, 1), np.float32), np.float32([-2]), out, relu=True)
+    >>> then(0, x.reshape(3, 2), 1, 3)                                  # pixels 1 and 2 only
+    >>> out.ravel().tolist()
+    [0.0, 3.0, 7.0]
+    """
+    w_mat = _gemm_weights(weight, bias, 0, 1)
+    k, c_out = w_mat.shape[0] - 1, w_mat.shape[1]
+    w, b = w_mat[:k], (w_mat[k] if bias is not None else None)
+    out_rows = out.reshape(-1, c_out)
+    add_rows = None if add is None else add.reshape(-1, c_out)
+
+    def then(_, x_rows, start, stop):
+        _pointwise_rows(x_rows, w, b, out_rows, add_rows, relu, start, stop, budget)
+    return then
+
+
+def _pointwise_rows(x_rows, w, b, y_rows, add_rows, relu, start, stop, budget):
+    """Rows ``[start, stop)`` of a 1x1 convolution, in blocks whose input and output fit
+    ``budget`` bytes, each finished (:func:`finish`) in cache."""
+    k, c_out = w.shape
+    step = items_per_block(stop - start, k * x_rows.itemsize + c_out * y_rows.itemsize, budget or BLOCK_BYTES)
+    for first in range(start, stop, step):
+        last = min(stop, first + step)
+        np.matmul(x_rows[first:last], w, out=y_rows[first:last])
+        finish(y_rows[first:last], b, None if add_rows is None else add_rows[first:last], relu)
+
+
+def _pointwise(x_rows, w_mat, has_bias, y_rows, add_rows, relu, by_columns, budget, then=None):
+    """A 1x1 stride-1 convolution as GEMMs straight from its input rows (:func:`_pointwise_rows`),
+    or with few rows, each pipeline on a share of the output channels."""
+    k = x_rows.shape[1]
     w, b = w_mat[:k], (w_mat[k] if has_bias else None)
 
-    def rows(_, start, stop):
-        step = items_per_block(stop - start, k * x_rows.itemsize + c_out * y_rows.itemsize, budget or BLOCK_BYTES)
-        for first in range(start, stop, step):
-            last = min(stop, first + step)
-            np.matmul(x_rows[first:last], w, out=y_rows[first:last])
-            finish(y_rows[first:last], b, None if add_rows is None else add_rows[first:last], relu)
+    def rows(thread, start, stop):
+        _pointwise_rows(x_rows, w, b, y_rows, add_rows, relu, start, stop, budget)
+        if then is not None:
+            then(thread, y_rows, start, stop)
 
     def columns(_, c0, c1):
         np.matmul(x_rows, w[:, c0:c1], out=y_rows[:, c0:c1])
         finish(y_rows[:, c0:c1], None if b is None else b[c0:c1],
                None if add_rows is None else add_rows[:, c0:c1], relu)
     if by_columns:
-        pipelines(c_out, columns)
+        pipelines(y_rows.shape[1], columns)
+        run_then(then, y_rows)
     else:
         pipelines(len(x_rows), rows)
 

@@ -145,7 +145,7 @@ def clear_cache():
     _U_CACHE.clear()
 
 
-def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, add=None):
+def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, add=None, then=None):
     """3x3, stride 1, dilation 1, ungrouped convolution by Winograd F(2x2, 3x3).
 
     Each 4x4 input tile gives a 2x2 output tile with 16 multiplies per
@@ -157,7 +157,9 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, a
     transforming back a block of rows at a time in buffers of about ``budget``
     bytes (default ``BLOCK_BYTES``). The bias, ``add`` (a residual of the output's
     shape) and ``relu`` are applied to each block of output rows as soon as it is
-    transformed (:func:`helpers.kernels.finish`). Returns ``(y, workspace_bytes)``.
+    transformed (:func:`helpers.kernels.finish`); ``then``, the next layer of a chain, is run by each
+    pipeline on the output pixels it has computed, as in :func:`helpers.kernels.conv2d`.
+    Returns ``(y, workspace_bytes)``.
     """
     n, _, _, c_in = x.shape
     c_out = weight.shape[0]
@@ -196,5 +198,16 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, a
                     np.copyto(y[image, 2 * r0:2 * r0 + inside], tiles[0, :inside, :ow])
                 finish(y[image, 2 * r0:2 * r0 + inside].reshape(-1, c_out), bias,
                        None if add is None else add[image, 2 * r0:2 * r0 + inside].reshape(-1, c_out), relu)
-    pipelines(n * th, work)
+    y_rows = y.reshape(n * oh * ow, c_out)
+
+    def pixel(tile_row):
+        """The first output pixel of a row of tiles (or the end of the batch)."""
+        image, row = divmod(tile_row, th)
+        return (image * oh + 2 * row) * ow
+
+    def rows(thread, start, stop):
+        work(thread, start, stop)
+        if then is not None:
+            then(thread, y_rows, pixel(start), pixel(stop))
+    pipelines(n * th, rows)
     return y, sum(held) + (xp.nbytes if xp is not x else 0)

@@ -233,3 +233,33 @@ def test_residual_merges_of_every_shape_equal_naive(branches):
     x = np.random.default_rng(4).standard_normal((2, 3, 5, 5)).astype(np.float32)
     np.testing.assert_allclose(engine.forward(model, params, x), engine.forward(model, params, x, conv="naive"),
                                rtol=1e-4, atol=1e-5)
+
+
+def _chain(first, *rest, relu=True):
+    layers = [("c0", first), ("bn0", BatchNorm2d()), ("r0", ReLU())]
+    for i, conv in enumerate(rest, 1):
+        layers += [(f"c{i}", conv), (f"bn{i}", BatchNorm2d())] + ([(f"r{i}", ReLU())] if relu else [])
+    return Sequential(*layers)
+
+
+@pytest.mark.parametrize("model, shape", [
+    (_chain(Conv2d(6, 3, padding=1), Conv2d(5, 1)), (3, 9, 7)),                        # im2col rows, then 1x1
+    (_chain(Conv2d(6, 1), Conv2d(5, 1), Conv2d(4, 1), relu=False), (3, 5, 5)),        # 1x1 then 1x1, twice
+    (_chain(Conv2d(128, 3, padding=1), Conv2d(8, 1)), (4, 4, 4)),                      # channels split
+    (_chain(Conv2d(128, 3, padding=1), Conv2d(16, 1)), (128, 15, 13)),                # Winograd, odd sizes
+    (_chain(Conv2d(6, 3, stride=2, padding=1), Conv2d(5, 1)), (3, 9, 9)),              # stride 2, then 1x1
+])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_chained_pointwise_convolution_equals_layer_by_layer(model, shape, batch):
+    """A 1x1 convolution right after another convolution runs in the same pipelines, on
+    the pixels each has just computed (kernels.pointwise_then). With two pipelines, it must
+    give what the layers give one by one (a profile runs them so), which the naive path
+    checks in turn."""
+    params = _params(model, shape, 0)
+    x = np.random.default_rng(1).standard_normal((batch, *shape)).astype(np.float32)
+    with pipeline_mode(serial=False):
+        chained = engine.forward(model, params, x)
+        apart, _ = engine.forward(model, params, x, profile=True)
+    np.testing.assert_allclose(chained, apart, rtol=1e-5, atol=1e-5)
+    if shape[0] < 128:
+        np.testing.assert_allclose(chained, engine.forward(model, params, x, conv="naive"), rtol=1e-4, atol=1e-4)
