@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from helpers import formulas as f
 from helpers.layers_base import Layer, as_pair, check_positive_int
@@ -88,11 +89,11 @@ class Conv2d(_Window):
         if self.out_channels % self.groups:
             raise ValueError(f"Conv2d: out_channels {self.out_channels} is not divisible by groups {self.groups}")
 
-    kernel_pair = property(lambda self: as_pair(self.kernel_size, "kernel_size", "Conv2d"))
-    stride_pair = property(lambda self: as_pair(self.stride, "stride", "Conv2d"))
-    dilation_pair = property(lambda self: as_pair(self.dilation, "dilation", "Conv2d"))
+    kernel_pair = cached_property(lambda self: as_pair(self.kernel_size, "kernel_size", "Conv2d"))
+    stride_pair = cached_property(lambda self: as_pair(self.stride, "stride", "Conv2d"))
+    dilation_pair = cached_property(lambda self: as_pair(self.dilation, "dilation", "Conv2d"))
 
-    @property
+    @cached_property
     def padding_pair(self):
         if self.padding == "valid":
             return (0, 0)
@@ -132,11 +133,11 @@ class _Pool(_Window):
             raise ValueError(f"{self.kind}: padding {self.padding!r} must be at most half the kernel "
                              f"{self.kernel_size!r}")
 
-    kernel_pair = property(lambda self: as_pair(self.kernel_size, "kernel_size", self.kind))
-    stride_pair = property(lambda self: self.kernel_pair if self.stride is None
-                           else as_pair(self.stride, "stride", self.kind))
-    padding_pair = property(lambda self: as_pair(self.padding, "padding", self.kind, allow_zero=True))
-    dilation_pair = property(lambda self: (1, 1))
+    kernel_pair = cached_property(lambda self: as_pair(self.kernel_size, "kernel_size", self.kind))
+    stride_pair = cached_property(lambda self: self.kernel_pair if self.stride is None
+                                  else as_pair(self.stride, "stride", self.kind))
+    padding_pair = cached_property(lambda self: as_pair(self.padding, "padding", self.kind, allow_zero=True))
+    dilation_pair = cached_property(lambda self: (1, 1))
 
     def output_shape(self, shape, name="pool"):
         self._check_fits(shape, name)
@@ -151,7 +152,7 @@ class MaxPool2d(_Pool):
 
     dilation: int | tuple = 1
 
-    dilation_pair = property(lambda self: as_pair(self.dilation, "dilation", "MaxPool2d"))
+    dilation_pair = cached_property(lambda self: as_pair(self.dilation, "dilation", "MaxPool2d"))
 
 
 @dataclass(frozen=True)
