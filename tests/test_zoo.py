@@ -1,6 +1,6 @@
 """The zoo's general inception module against counts written from its definition."""
 
-from helpers import ReLU, summary, zoo
+from helpers import ReLU, Sequential, summary, zoo
 from reference.counts import inception_params
 
 
@@ -22,5 +22,5 @@ def test_relu_adds_only_relus():
     assert with_relu.totals["macs"] == plain.totals["macs"]
     assert len(with_relu.select("ReLU")) == 6 and not plain.select("ReLU")
     # the concatenation: 4 + 6 + 2 + 2 maps
-    assert summary(zoo.Sequential(zoo.inception(4, 6, 2, reduce3=3, reduce5=1, pool_proj=2), ReLU()),
+    assert summary(Sequential(zoo.inception(4, 6, 2, reduce3=3, reduce5=1, pool_proj=2), ReLU()),
                    (5, 6, 6)).rows[-1].output == (14, 6, 6)

@@ -30,9 +30,12 @@ times larger. Each layer runs on the calling thread, in blocks of images whose
 patch matrix fits ``kernels.BLOCK_BYTES``, with the BLAS's own threads for the
 GEMMs: training's layers are small (ResNet-20 on 8 x 8 digits), and handing a
 share to another Python thread, as the inference engine's pipelines do, cost
-more than it saved (a thread wake-up measured 60-220 us on the 2-core VM this was
-written on; a training step at
-batch 64 took 42.8 ms with pipelines, 38.5 ms without). Every GEMM adds its
+more than it saved. The figures behind that were recorded with commits f2c677a and
+6d4e67a (which removed the pipelines from training), on the 2-core VM they were
+written on: a hand-over to another Python thread took 60-220 us, and a training step
+at batch 64 42.8 ms with the pipelines against 38.5 ms without. The commits do not
+record the command; 6d4e67a's parent still has the pipelines, so ``python -m helpers
+bench resnet20 --train --batch 64`` run at both compares them. Every GEMM adds its
 ``m * k * n`` to ``macs``, the list the caller passes, so the count is what was
 performed, not what a formula predicts.
 """
@@ -61,8 +64,11 @@ def _padded(x, pads):
     """``x`` with zeros around it. For float32, in a workspace kept per padded image shape
     and padding, into which only the inside is ever copied: a fresh workspace is a new
     memory map, all zeros, so its border stays zero and copying the inside is the whole
-    cost (writing the border each time cost more than the copy: 57 against 23 us at batch
-    128, 8 x 8 x 16). Other dtypes (the float64 tests) get fresh padded copies."""
+    cost. Writing the border each time made the copy 1.6 to 2.6 times slower (a batch
+    of 128 8 x 8 x 16 images padded by 1: ``nhwc.pad_nhwc`` with ``border=True``
+    against ``border=False``, float32; timeit, best of 9 interleaved rounds, three runs
+    on the 2-core AMD EPYC VM this project is developed on, 2026-11-22, beside other
+    work). Other dtypes (the float64 tests) get fresh padded copies."""
     (top, bottom), (left, right) = pads
     if x.dtype != np.float32:
         return kernels.pad_nhwc(x, top, bottom, left, right)
@@ -241,8 +247,11 @@ def linear_backward(dy, x, weight, has_bias, need_dx, macs):
 
 def relu_backward(dy, y):
     """``dy`` where the ReLU's output ``y`` is positive, else 0: ``dy`` times the mask,
-    several times faster than ``np.where`` (3.5 to 11 times by shape on the 2-core VM
-    this was written on). One difference from PyTorch: a NaN in ``dy`` stays NaN where
+    several times faster than ``np.where(y > 0, dy, 0)``: 3 to 15 times by shape on
+    ResNet-20's ReLU outputs at batch 64 and 128, least for 64 channels of 2 x 2, most
+    for 16 channels of 8 x 8 (float32; timeit, best of 9 interleaved rounds, three runs
+    on the 2-core AMD EPYC VM this project is developed on, 2026-11-22, beside other
+    work). One difference from PyTorch: a NaN in ``dy`` stays NaN where
     the mask is 0 (by then the loss is NaN too)."""
     return np.multiply(dy, y > 0, dtype=dy.dtype)
 

@@ -34,7 +34,11 @@ from helpers.engine.nhwc import flatten_nhwc, unflatten_nhwc
 from helpers.layers import AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, ReLU
 from helpers.model import Layer, Sequential, join_name, trace
 
-__all__ = ["Pass", "gradients", "analytic_macs", "BN_MOMENTUM"]
+__all__ = ["Pass", "gradients", "analytic_macs", "input_needs_grad", "BN_MOMENTUM"]
+
+_TRAINED = (Conv2d, Linear, BatchNorm2d)
+"""The layers with parameters: their gradients are computed, and layers after them need
+an input gradient."""
 
 _FRESH_OUTPUT = (Conv2d, Linear, BatchNorm2d)
 """Layers whose output is a new array that no layer keeps for backward (they keep their
@@ -70,9 +74,9 @@ class Pass:
 
 
 class _Run:
-    def __init__(self, params, shapes):
-        self.params, self.shapes, self.cache, self.macs, self.grads, self.stats = params, shapes, {}, {}, {}, {}
-        self.windows = {}
+    def __init__(self, params, shapes, needs_grad):
+        self.params, self.shapes, self.needs_grad = params, shapes, needs_grad
+        self.cache, self.macs, self.grads, self.stats, self.windows = {}, {}, {}, {}, {}
 
     def window(self, name, layer):
         """``(kernel, stride, pads, dilation, padding)`` pairs of a convolution or pooling
@@ -84,40 +88,36 @@ class _Run:
         return pairs
 
     # -- forward ------------------------------------------------------------------------------
-    def forward(self, module, x, prefix, needs_grad, fresh=False):
-        """``(y, needs_grad)``: ``needs_grad`` says whether anything before ``y`` has parameters.
-        ``fresh``: ``x`` was just made by the previous layer and nothing keeps it (a ReLU may
-        overwrite it)."""
+    def forward(self, module, x, prefix, fresh=False):
+        """``module``'s output. ``fresh``: ``x`` was just made by the previous layer and nothing
+        keeps it (a ReLU may overwrite it)."""
         if isinstance(module, Layer):
-            name = prefix or module.kind.lower()
-            y = self.leaf(module, name, x, needs_grad, fresh)
-            return y, needs_grad or bool(self.params.get(name))
+            return self.leaf(module, prefix or module.kind.lower(), x, fresh)
         if isinstance(module, Sequential):
             for child_name, child in module.children:
-                x, needs_grad = self.forward(child, x, join_name(prefix, child_name), needs_grad, fresh)
+                x = self.forward(child, x, join_name(prefix, child_name), fresh)
                 fresh = isinstance(child, _FRESH_OUTPUT) or not isinstance(child, (Layer, Sequential))
-            return x, needs_grad
-        outs = [self.forward(child, x, join_name(prefix, name), needs_grad) for name, child in module.children]
-        self.cache[("merge", prefix)] = [y.shape[-1] for y, _ in outs]
-        grads_needed = any(n for _, n in outs)
+            return x
+        outs = [self.forward(child, x, join_name(prefix, name)) for name, child in module.children]
+        self.cache[("merge", prefix)] = [y.shape[-1] for y in outs]
         if module.merge == "add":
-            total = outs[0][0] + outs[1][0] if len(outs) > 1 else outs[0][0].copy()
-            for y, _ in outs[2:]:
+            total = outs[0] + outs[1] if len(outs) > 1 else outs[0].copy()
+            for y in outs[2:]:
                 total += y
-            return total, grads_needed
-        return np.concatenate([y for y, _ in outs], axis=-1), grads_needed
+            return total
+        return np.concatenate(outs, axis=-1)
 
-    def leaf(self, layer, name, x, needs_grad, fresh=False):
+    def leaf(self, layer, name, x, fresh=False):
         p = self.params.get(name, {})
         macs = self.macs.setdefault(name, ([], []))[0]
         if isinstance(layer, Conv2d):
             _, stride, pads, dilation, _ = self.window(name, layer)
             y = bw.conv2d_forward(x, p["weight"], p.get("bias"), stride, pads, dilation, layer.groups,
                                   self.shapes[name][1:], macs)
-            self.cache[name] = (needs_grad, x)
+            self.cache[name] = (x,)
         elif isinstance(layer, Linear):
             y = bw.linear_forward(x, p["weight"], p.get("bias"), macs)
-            self.cache[name] = (needs_grad, x)
+            self.cache[name] = (x,)
         elif isinstance(layer, BatchNorm2d):
             y, mean, var, inv_std = norm.batch_norm_forward(x, p["weight"], p["bias"], layer.eps)
             m = x.size // x.shape[-1]
@@ -125,26 +125,26 @@ class _Run:
                 "running_mean": ((1 - BN_MOMENTUM) * p["running_mean"] + BN_MOMENTUM * mean).astype(x.dtype),
                 "running_var": ((1 - BN_MOMENTUM) * p["running_var"]
                                 + BN_MOMENTUM * var * m / max(m - 1, 1)).astype(x.dtype)}
-            self.cache[name] = (needs_grad, x, mean, inv_std)
+            self.cache[name] = (x, mean, inv_std)
         elif isinstance(layer, ReLU):
             y = np.maximum(x, 0, out=x if fresh else None)     # in place: one pass, no new array
-            self.cache[name] = (needs_grad, y)
+            self.cache[name] = (y,)
         elif isinstance(layer, MaxPool2d):
             if layer.dilation_pair != (1, 1):
                 raise ValueError(f"{name}: training supports undilated max pooling only")
             kernel, stride, _, _, padding = self.window(name, layer)
             y = pool.max_pool_forward(x, kernel, stride, padding, self.shapes[name][1:])
-            self.cache[name] = (needs_grad, x, y)
+            self.cache[name] = (x, y)
         elif isinstance(layer, AvgPool2d):
             kernel, stride, _, _, padding = self.window(name, layer)
             y = pool.avg_pool_forward(x, kernel, stride, padding, self.shapes[name][1:],
                                     layer.count_include_pad)
-            self.cache[name] = (needs_grad, x.shape)
+            self.cache[name] = (x.shape,)
         elif isinstance(layer, GlobalAvgPool):
             y = x.mean(axis=(1, 2))
-            self.cache[name] = (needs_grad, x.shape)
+            self.cache[name] = (x.shape,)
         elif isinstance(layer, Flatten):
-            self.cache[name] = (needs_grad, x.shape)
+            self.cache[name] = (x.shape,)
             y = flatten_nhwc(x)
         else:
             raise TypeError(f"{name}: the training engine has no backward for {layer.kind}")
@@ -175,7 +175,7 @@ class _Run:
         return total
 
     def leaf_backward(self, layer, name, dy):
-        needs_grad, *saved = self.cache[name]
+        needs_grad, saved = self.needs_grad[name], self.cache[name]
         macs = self.macs[name][1]
         if isinstance(layer, Conv2d):
             (x,) = saved
@@ -218,7 +218,7 @@ class _Run:
         arrays = {id(x): x}
         for entry in self.cache.values():
             if isinstance(entry, tuple):
-                arrays.update((id(a), a) for a in entry[1:] if isinstance(a, np.ndarray))
+                arrays.update((id(a), a) for a in entry if isinstance(a, np.ndarray))
         return sum(a.nbytes for a in arrays.values())
 
 
@@ -232,9 +232,9 @@ def gradients(model, params, x, labels, update_stats=True, backward=True):
     """
     dtype = next(a.dtype for p in params.values() for a in p.values())
     x = np.asarray(x, dtype=dtype)
-    run = _Run(params, {name: out for name, _, _, out in trace(model, x.shape[1:])})
+    run = _Run(params, {name: out for name, _, _, out in trace(model, x.shape[1:])}, input_needs_grad(model))
     x_in = np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if x.ndim == 4 else x
-    logits, _ = run.forward(model, x_in, "", False)
+    logits = run.forward(model, x_in, "")
     loss, dlogits = bw.softmax_cross_entropy(logits, np.asarray(labels))
     kept = run.kept_bytes(x_in)
     if backward:
@@ -246,19 +246,34 @@ def gradients(model, params, x, labels, update_stats=True, backward=True):
     return Pass(loss, logits, run.grads, macs, kept)
 
 
-def _input_needs_grad(module, prefix, needs, flags):
-    """Fill ``flags`` with leaf name -> whether its input needs a gradient; return the same for
-    the module's output (true once any layer with parameters has been passed)."""
+def input_needs_grad(model):
+    """``{leaf name: whether its input needs a gradient}``: true once a layer with parameters
+    (:data:`_TRAINED`) comes before the leaf on some path from the network's input.
+
+    Forward records it for backward, and :func:`analytic_macs` counts with it, so the
+    MACs counted and the MACs performed agree on which input gradients are skipped.
+
+    Examples
+    --------
+    >>> from helpers.layers import Conv2d, MaxPool2d, ReLU
+    >>> input_needs_grad(Sequential(("pool", MaxPool2d()), ("conv", Conv2d(4)), ("relu", ReLU())))
+    {'pool': False, 'conv': False, 'relu': True}
+    """
+    flags = {}
+    _mark(model, "", False, flags)
+    return flags
+
+
+def _mark(module, prefix, needs, flags):
+    """Fill ``flags`` for ``module``'s leaves; return whether its output needs a gradient."""
     if isinstance(module, Layer):
-        name = prefix or module.kind.lower()
-        flags[name] = needs
-        return needs or isinstance(module, (Conv2d, Linear, BatchNorm2d))
+        flags[prefix or module.kind.lower()] = needs
+        return needs or isinstance(module, _TRAINED)
     if isinstance(module, Sequential):
         for child_name, child in module.children:
-            needs = _input_needs_grad(child, join_name(prefix, child_name), needs, flags)
+            needs = _mark(child, join_name(prefix, child_name), needs, flags)
         return needs
-    outs = [_input_needs_grad(child, join_name(prefix, name), needs, flags) for name, child in module.children]
-    return any(outs)
+    return any([_mark(child, join_name(prefix, name), needs, flags) for name, child in module.children])
 
 
 def analytic_macs(model, input_shape, batch=1):
@@ -276,8 +291,7 @@ def analytic_macs(model, input_shape, batch=1):
     (908, 916)
     """
     from helpers.model import walk
-    flags = {}
-    _input_needs_grad(model, "", False, flags)
+    flags = input_needs_grad(model)
     forward = backward = 0
     for row in walk(model, input_shape, batch):
         forward += row.macs

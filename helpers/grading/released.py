@@ -3,7 +3,9 @@
 For each released notebook: its cells (as :mod:`~helpers.grading.restore` matches
 them), the cell whose ``check`` records each question, the automatically judged
 questions in notebook order, and the written answers graded by hand with their
-model answers from ``solutions/``.
+model answers from ``solutions/``. Which cell asks which question, and which cells
+are written answers, is read by :mod:`helpers.release.notebooks`, the one parser
+of the authoring conventions (the same one that made the release).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from helpers.grading.restore import cells_of, checked_ids
+from helpers.grading.restore import cells_of
+from helpers.release.notebooks import manual_cells, question_cells, read
 
 __all__ = ["ROOT", "key_path", "release_info"]
 
@@ -31,38 +34,27 @@ def release_info(root, key=None):
     key = json.loads(Path(key or key_path(root)).read_text())
     notebooks = {}
     for name, info in sorted(key["notebooks"].items()):
-        data = (Path(root) / "notebooks" / f"{name}.ipynb").read_bytes()
-        raw = json.loads(data)
-        cells, _ = cells_of(raw)
-        owner = {}
-        for index, cell in enumerate(cells):
-            if cell[0] == "code":
-                for qid in checked_ids(cell[1]):
-                    owner.setdefault(qid, index)
+        path = Path(root) / "notebooks" / f"{name}.ipynb"
+        data = path.read_bytes()
+        cells, _ = cells_of(json.loads(data))
+        nb = read(path)
+        owner = question_cells(nb)
         auto = [q for q in info["questions"] if key["questions"][q]["kind"] != "manual"]
         order = [q for q in owner if q in auto] + sorted(set(auto) - set(owner))
         notebooks[f"{name}.ipynb"] = {"cells": cells, "owner": owner, "questions": order,
                                       "digest": hashlib.sha256(data).hexdigest(),
-                                      "manual": _manual(root, name, raw, key["questions"])}
+                                      "manual": _manual(root, name, nb, key["questions"])}
     return key["questions"], notebooks
 
 
-def _manual(root, name, raw, questions):
+def _manual(root, name, nb, questions):
     """``{released cell index: {"qid", "points", "model"}}`` of written answers graded by hand.
 
     The cell is the released one whose metadata names the question (``workbook.manual``);
     the model answer is the solution's cell with the same id (if ``solutions/`` is there).
     """
     solution = Path(root) / "solutions" / f"{name}.ipynb"
-    models = {}
-    if solution.exists():
-        for cell in json.loads(solution.read_text()).get("cells", []):
-            source = cell.get("source", "")
-            models[cell.get("id")] = "".join(source) if isinstance(source, list) else source
-    found = {}
-    for index, cell in enumerate(raw.get("cells", [])):
-        qid = (cell.get("metadata", {}).get("workbook") or {}).get("manual")
-        if isinstance(qid, str) and qid in questions:
-            found[index] = {"qid": qid, "points": questions[qid]["points"],
-                            "model": models.get(cell.get("id"), "(the model answer is in solutions/)")}
-    return found
+    models = {cell.get("id"): cell.source for cell in read(solution).cells} if solution.exists() else {}
+    return {index: {"qid": qid, "points": questions[qid]["points"],
+                    "model": models.get(nb.cells[index].get("id"), "(the model answer is in solutions/)")}
+            for qid, (index, _) in manual_cells(nb, f"notebooks/{name}.ipynb").items() if qid in questions}

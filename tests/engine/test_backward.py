@@ -154,14 +154,20 @@ def pool_out(size, k, s, p):
     return (size + 2 * p - k) // s + 1
 
 
-@settings(max_examples=25, deadline=None)
-@given(pool_cases())
-def test_max_pool_gradient_matches_finite_differences(case):
-    kernel, stride, padding, size, _, seed = case
+def pool_problem(case):
+    """``(kernel, stride, padding, include_pad, x, out_hw, r)``: a random input batch, its
+    pooled size and random weights ``r`` of the output (the loss is ``sum(r * y)``)."""
+    kernel, stride, padding, size, include_pad, seed = case
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((2, size, size, 2))
     out = (pool_out(size, kernel[0], stride[0], padding[0]),) * 2
-    r = rng.standard_normal((2, *out, 2))
+    return kernel, stride, padding, include_pad, x, out, rng.standard_normal((2, *out, 2))
+
+
+@settings(max_examples=25, deadline=None)
+@given(pool_cases())
+def test_max_pool_gradient_matches_finite_differences(case):
+    kernel, stride, padding, _, x, out, r = pool_problem(case)
     loss = lambda: weighted_sum(r)(pool.max_pool_forward(x, kernel, stride, padding, out))   # noqa: E731
     y = pool.max_pool_forward(x, kernel, stride, padding, out)
     assert_close(pool.max_pool_backward(r, x, y, kernel, stride, padding), numeric_gradient(loss, x))
@@ -170,11 +176,7 @@ def test_max_pool_gradient_matches_finite_differences(case):
 @settings(max_examples=25, deadline=None)
 @given(pool_cases())
 def test_avg_pool_gradient_matches_finite_differences(case):
-    kernel, stride, padding, size, include_pad, seed = case
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((2, size, size, 2))
-    out = (pool_out(size, kernel[0], stride[0], padding[0]),) * 2
-    r = rng.standard_normal((2, *out, 2))
+    kernel, stride, padding, include_pad, x, out, r = pool_problem(case)
     loss = lambda: weighted_sum(r)(pool.avg_pool_forward(x, kernel, stride, padding, out, include_pad))  # noqa: E731
     assert_close(pool.avg_pool_backward(r, x.shape, kernel, stride, padding, include_pad),
                  numeric_gradient(loss, x))

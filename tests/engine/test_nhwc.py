@@ -70,6 +70,32 @@ def _torch_divisor(h, k, s, p, o, count_include_pad):
     return np.array(out)
 
 
+def _rows_used(n, k, s, p, o):
+    """One past the last row a pooling's padded input must have, row by row: the rows it holds
+    (``p`` zeros, the ``n`` input rows, ``p`` zeros) and every row read (tap ``a`` of window
+    ``i`` reads row ``i s + a``)."""
+    held = list(range(p + n + p))
+    read = [i * s + a for i in range(o) for a in range(k)]
+    return max(held + read) + 1
+
+
+# (input rows, kernel, stride, padding, output rows, padded rows), each worked by hand
+PADDED = [(6, 3, 2, 0, 3, 7),     # ceil_mode: windows on rows 0-2, 2-4, 4-6; row 6 is past the input
+          (6, 3, 2, 1, 3, 8),     # 1 + 6 + 1 rows held; windows 0-2, 2-4, 4-6 stay inside them
+          (6, 3, 2, 1, 4, 9),     # ceil_mode: a fourth window, rows 6-8
+          (5, 2, 2, 0, 2, 5),     # windows 0-1, 2-3; row 4 is never read but is held
+          (5, 2, 2, 0, 3, 6),     # ceil_mode: a third window, rows 4-5
+          (1, 1, 3, 0, 1, 1)]
+
+
+@pytest.mark.parametrize("rows, cols", list(zip(PADDED, PADDED[::-1], strict=True)))
+def test_padded_size_worked_by_hand(rows, cols):
+    """Rows and columns from different cases, so that the two axes cannot be swapped."""
+    (h, kh, sh, ph, oh, hp), (w, kw, sw, pw, ow, wp) = rows, cols
+    assert padded_size((h, w), (kh, kw), (sh, sw), (ph, pw), (oh, ow)) == (hp, wp)
+    assert (_rows_used(h, kh, sh, ph, oh), _rows_used(w, kw, sw, pw, ow)) == (hp, wp)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 12), st.integers(1, 12), st.integers(1, 4), st.integers(1, 3), st.integers(0, 2),
        st.booleans(), st.booleans())
@@ -77,9 +103,8 @@ def test_padded_size_and_divisor_against_definition(h, w, k, s, p, ceil, include
     assume(2 * p <= k and min(h, w) + 2 * p >= k)      # PyTorch's own limits
     layer = AvgPool2d(k, s, p, ceil_mode=ceil, count_include_pad=include_pad)
     oh, ow = output_hw(layer, (1, h, w, 1), "pool")
-    hp, wp = padded_size((h, w), (k, k), (s, s), (p, p), (oh, ow))
-    last_h, last_w = (oh - 1) * s + k, (ow - 1) * s + k           # one past the last window's last row
-    assert hp == max(h + 2 * p, last_h) and wp == max(w + 2 * p, last_w)
+    assert padded_size((h, w), (k, k), (s, s), (p, p), (oh, ow)) == (_rows_used(h, k, s, p, oh),
+                                                                      _rows_used(w, k, s, p, ow))
     expected = np.outer(_torch_divisor(h, k, s, p, oh, include_pad), _torch_divisor(w, k, s, p, ow, include_pad))
     got = avg_pool_divisor((h, w), (k, k), (s, s), (p, p), (oh, ow), include_pad, np.float64)
     assert got.shape == (1, oh, ow, 1) and got.dtype == np.float64

@@ -9,7 +9,7 @@ from helpers.engine import torch_bridge, train
 from helpers.engine.fit import init_params
 from helpers.engine.forward import init_params as random_params
 from helpers.engine.optim import SGD
-from helpers.layers import BatchNorm2d, Conv2d, GlobalAvgPool, Linear, ReLU
+from helpers.layers import BatchNorm2d, Conv2d, GlobalAvgPool, Linear, MaxPool2d, ReLU
 from helpers.model import Parallel, Sequential
 from helpers.summaries import summary
 from reference.finite_diff import assert_close, numeric_gradient
@@ -71,6 +71,18 @@ def test_counted_macs_are_forward_and_twice_forward_minus_the_first_input_gradie
         assert step.macs[name][1] == (1 if name == first else 2) * rows[name].macs, name
     assert step.forward_macs == summary(net, batch=n).totals["macs"]
     assert (step.forward_macs, step.backward_macs) == train.analytic_macs(model, shape, n)
+
+
+def test_an_input_gradient_is_needed_after_parameters_on_any_branch():
+    """Written out by hand: nothing before ``conv`` has parameters; after the merge one branch
+    has (``b.conv``) and the other not (``a``), so the merge's output needs a gradient."""
+    net = Sequential(("pool", MaxPool2d(2)), ("conv", Conv2d(2, 1)),
+                     ("mix", Parallel(("a", ReLU()), ("b", Sequential(("relu", ReLU()), ("conv", Conv2d(2, 1)))))),
+                     ("gap", GlobalAvgPool()), ("fc", Linear(3)))
+    assert train.input_needs_grad(net) == {"pool": False, "conv": False, "mix.a": True, "mix.b.relu": True,
+                                           "mix.b.conv": True, "gap": True, "fc": True}
+    skipped = Sequential(("mix", Parallel(("a", MaxPool2d(2)), ("b", Conv2d(2, 1, stride=2)))), ("relu", ReLU()))
+    assert train.input_needs_grad(skipped) == {"mix.a": False, "mix.b": False, "relu": True}
 
 
 def test_kept_tensors_are_the_input_and_the_outputs_of_convolutions_relus_and_pooling():
