@@ -699,3 +699,23 @@ def test_resnet50_field_mostly_padding():
         assert size > 224 and (224 / size) ** 2 < 0.5
     assert "most of the field of a value at the global pooling's input lies in the zero padding" \
         in prose("07-receptive-field-and-width")
+
+
+def test_published_resnet50_field_and_its_padding():
+    """Notebook 07 cites google-research/receptive_field's RECEPTIVE_FIELD_TABLE.md
+    (resnet_v1_50/block4 at 224: field 483, effective stride 32, effective padding 239). The
+    2 pixels against this workbook's 241: TensorFlow's SAME 3 x 3 stride-2 pooling of a 112-wide
+    map pads (55 * 2 + 3 - 112) = 1 zero in total, all of it after, where this workbook pads one
+    before; a zero before the row, at jump 2, moves the field's start by 2."""
+    size, padding = resnet50_field(True)
+    slim = [("conv1", 7, 2), ("pool1", 3, 2)]         # TF-Slim: the stride in the last unit's 3 x 3, blocks 1-3
+    for units, stride in ((3, 2), (4, 2), (6, 2), (3, 1)):
+        slim += [(f"unit{u}.{k}", k, stride if (u == units and k == 3) else 1) for u in range(1, units + 1)
+                 for k in (1, 3, 1)]
+    assert field_sizes(slim)[-1][1:] == (size, 32)
+    same_total = (56 - 1) * 2 + 3 - 112
+    assert (size, same_total, same_total // 2) == (483, 1, 0)
+    assert padding - 1 * 2 == 239
+    text = prose("07-receptive-field-and-width")
+    assert "`resnet_v1_50/block4`) reports 483 pixels at effective stride 32 for TF-Slim's ResNet-50 v1" in text
+    assert f"padding, 239 at a 224 × 224 input, is 2 less than the {padding} above" in text
