@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from math import prod
 
 from helpers import formulas as f
@@ -148,11 +149,11 @@ class Conv2d(_Window):
         if self.out_channels % self.groups:
             raise ValueError(f"Conv2d: out_channels {self.out_channels} is not divisible by groups {self.groups}")
 
-    kernel_pair = property(lambda self: _pair(self.kernel_size, "kernel_size", "Conv2d"))
-    stride_pair = property(lambda self: _pair(self.stride, "stride", "Conv2d"))
-    dilation_pair = property(lambda self: _pair(self.dilation, "dilation", "Conv2d"))
+    kernel_pair = cached_property(lambda self: _pair(self.kernel_size, "kernel_size", "Conv2d"))
+    stride_pair = cached_property(lambda self: _pair(self.stride, "stride", "Conv2d"))
+    dilation_pair = cached_property(lambda self: _pair(self.dilation, "dilation", "Conv2d"))
 
-    @property
+    @cached_property
     def padding_pair(self):
         if self.padding == "valid":
             return (0, 0)
@@ -192,11 +193,11 @@ class _Pool(_Window):
             raise ValueError(f"{self.kind}: padding {self.padding!r} must be at most half the kernel "
                              f"{self.kernel_size!r}")
 
-    kernel_pair = property(lambda self: _pair(self.kernel_size, "kernel_size", self.kind))
-    stride_pair = property(lambda self: self.kernel_pair if self.stride is None
+    kernel_pair = cached_property(lambda self: _pair(self.kernel_size, "kernel_size", self.kind))
+    stride_pair = cached_property(lambda self: self.kernel_pair if self.stride is None
                            else _pair(self.stride, "stride", self.kind))
-    padding_pair = property(lambda self: _pair(self.padding, "padding", self.kind, allow_zero=True))
-    dilation_pair = property(lambda self: (1, 1))
+    padding_pair = cached_property(lambda self: _pair(self.padding, "padding", self.kind, allow_zero=True))
+    dilation_pair = cached_property(lambda self: (1, 1))
 
     def output_shape(self, shape, name="pool"):
         self._check_fits(shape, name)
@@ -211,7 +212,7 @@ class MaxPool2d(_Pool):
 
     dilation: int | tuple = 1
 
-    dilation_pair = property(lambda self: _pair(self.dilation, "dilation", "MaxPool2d"))
+    dilation_pair = cached_property(lambda self: _pair(self.dilation, "dilation", "MaxPool2d"))
 
 
 @dataclass(frozen=True)

@@ -116,29 +116,30 @@ class ActivationPool:
     """
 
     def __init__(self):
-        self.buffers, self.free = [], set()
+        self.buffers, self.free, self.addresses = [], set(), []
 
     def take(self, shape):
         size = prod(shape)
         fits = [i for i in self.free if self.buffers[i].size >= size]
         if fits:
             index = min(fits, key=lambda i: self.buffers[i].size)
-        elif self.free:
-            index = max(self.free, key=lambda i: self.buffers[i].size)
-            self.buffers[index] = None                  # drop the old map before making the new one
-            self.buffers[index] = _mapped(size)
         else:
-            index = len(self.buffers)
-            self.buffers.append(_mapped(size))
+            if self.free:
+                index = max(self.free, key=lambda i: self.buffers[i].size)
+                self.buffers[index] = None                  # drop the old map before making the new one
+            else:
+                index = len(self.buffers)
+                self.buffers.append(None)
+                self.addresses.append(None)
+            self.buffers[index] = _mapped(size)
+            self.addresses[index] = _address(self.buffers[index]) if size else None
         self.free.discard(index)
         return self.buffers[index][:size].reshape(shape)
 
     def release(self, array):
         address = _address(array)
-        for index, buf in enumerate(self.buffers):
-            if buf.size and _address(buf) == address:
-                self.free.add(index)
-                return
+        if address in self.addresses:
+            self.free.add(self.addresses.index(address))
 
     def release_all(self):
         self.free = set(range(len(self.buffers)))
@@ -147,7 +148,7 @@ class ActivationPool:
         return sum(b.nbytes for b in self.buffers)
 
     def clear(self):
-        self.buffers, self.free = [], set()
+        self.buffers, self.free, self.addresses = [], set(), []
 
 
 POOL = ActivationPool()

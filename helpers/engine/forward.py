@@ -16,7 +16,7 @@ Design of the fast path (``conv="fast"``, the default):
   batch) are split into one part per BLAS thread, each run on its own thread
   with a *single-threaded* GEMM (:mod:`helpers.engine.threads` switches OpenBLAS for
   the layer): a pipeline gathers the patches of a block of rows into its own
-  2 MiB patch matrix (im2col, which stays in the core's L2 cache) and
+  2 MiB patch matrix (im2col, which stays in the caches: ``kernels.BLOCK_BYTES``) and
   multiplies it with ``np.matmul(..., out=)`` straight into the output.
   Measured on AlexNet at batch 32 (2 cores), this ran conv1 at about 80 %
   of the GEMM peak against 53 % for one big 2-thread GEMM over 48 MiB

@@ -48,6 +48,26 @@ def _release(x, y):
         POOL.release(x)
 
 
+_GEOMETRY = {}
+
+
+def _geometry(layer, name, x_shape, channels):
+    """A convolution's ``((H_out, W_out), pads, whether Winograd applies)`` for an NHWC
+    input of ``x_shape``, worked out once per layer and shape: with ~50 convolutions a pass,
+    the spec's checks would otherwise cost a millisecond or more of every pass."""
+    key = (id(layer), x_shape, channels)
+    hit = _GEOMETRY.get(key)
+    if hit is not None and hit[0] is layer:
+        return hit[1]
+    out_hw = output_hw(layer, x_shape, name)
+    use = winograd.winograd_applies(layer.kernel_pair, layer.stride_pair, layer.dilation_pair, layer.groups,
+                                    winograd.tile_count(x_shape[0], out_hw), channels)
+    if len(_GEOMETRY) > 4096:
+        _GEOMETRY.clear()
+    _GEOMETRY[key] = (layer, (out_hw, layer.pads(), use))
+    return _GEOMETRY[key][1]
+
+
 class Run:
     """One forward pass. ``owned`` travels with each array: an owned array is a pool
     buffer that the step receiving it may modify and give back once consumed; an
@@ -222,8 +242,7 @@ class Run:
         raise TypeError(f"{name}: the engine has no kernel for {layer.kind}")
 
     def conv2d(self, layer, name, x, weight, bias, relu=False, add=None):
-        oh, ow = output_hw(layer, x.shape, name)
-        pads = layer.pads()
+        (oh, ow), pads, use_winograd = _geometry(layer, name, x.shape, min(x.shape[3], weight.shape[0]))
         if self.conv == "naive":
             from helpers.lowering import conv2d_direct
             (top, bottom), (left, right) = pads
@@ -236,10 +255,7 @@ class Run:
             if bias is not None:
                 y += bias
             return np.ascontiguousarray(y), 0
-        tiles = winograd.tile_count(x.shape[0], (oh, ow))
-        if self.conv == "fast" and winograd.winograd_applies(layer.kernel_pair, layer.stride_pair,
-                                                            layer.dilation_pair, layer.groups, tiles,
-                                                            min(x.shape[3], weight.shape[0])):
+        if self.conv == "fast" and use_winograd:
             return winograd.conv2d_winograd(x, weight, bias, pads, (oh, ow), relu=relu, add=add)
         return kernels.conv2d(x, weight, bias, layer.stride_pair, pads, layer.dilation_pair, layer.groups,
                               (oh, ow), relu=relu, add=add)

@@ -1,5 +1,6 @@
 """Pooling, local response normalisation and space-to-depth for :mod:`helpers.engine`
-(NHWC, float32), each split between threads by images (:func:`helpers.engine.threads.split`).
+(NHWC, float32), each split between threads by rows of output
+(:func:`helpers.engine.threads.split`), so that one image uses every core too.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import numpy as np
 
 from helpers.engine.buffers import new_output, workspace
 from helpers.engine.nhwc import _windows, pad_nhwc, tap_slices
-from helpers.engine.threads import split
+from helpers.engine.threads import segments, split
 
 __all__ = ["avg_pool", "avg_pool_divisor", "local_response_norm", "max_pool", "padded_size", "pool_padded",
            "reduce_windows", "space_to_depth"]
@@ -87,49 +88,63 @@ def avg_pool_divisor(x_hw, kernel, stride, padding, out_hw, count_include_pad=Tr
 
 def max_pool(x, kernel, stride, padding, dilation, out_hw):
     """Max pooling (PyTorch semantics, ``ceil_mode`` included via ``out_hw``)."""
-    return _batched(x, out_hw, lambda part, thread, out: _max_pool(part, kernel, stride, padding, dilation,
-                                                                   out_hw, out, f"pool_pad{thread}"))
+    return _by_rows(x, out_hw, kernel, stride, padding, dilation,
+                    lambda band, out, rows: _max_pool(band, kernel, stride, dilation, out), -np.inf)
 
 
-def _batched(x, out_hw, one, step=4):
-    """Apply ``one(images, thread, out)`` to the batch, split between threads
-    (see :func:`helpers.engine.threads.split`), ``step`` images at a time (so that
-    temporaries stay small and in cache); ``one`` writes the images' results into
-    ``out``, a slice of the returned array."""
-    y = new_output((x.shape[0], *out_hw, x.shape[3]))
+def _by_rows(x, out_hw, kernel, stride, padding, dilation, one, fill):
+    """Apply a windowed reduction to the batch, its output rows split between threads
+    (:func:`helpers.engine.threads.split`; rows, not images, so that a single image uses
+    every core too). For each piece of rows of one image, ``one(band, thread, out)``
+    gets the input rows those outputs read, already padded with ``fill`` (columns to the
+    padded width, rows wherever the piece's windows reach past the input), and writes
+    the results for output rows ``rows`` (a slice) into ``out``."""
+    n, h, w, _ = x.shape
+    oh, ow = out_hw
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    wp = max(w + 2 * pw, (ow - 1) * sw + dw * (kw - 1) + 1)         # padded_size's width, dilated window
+    y = new_output((n, oh, ow, x.shape[3]))
 
-    def part(thread, i, j):
-        for k in range(i, j, step):
-            one(x[k:min(j, k + step)], thread, y[k:min(j, k + step)])
-    split(x.shape[0], part)
+    def part(thread, start, stop):
+        for image, r0, r1, _ in segments(start, stop, oh):
+            top, bottom = r0 * sh - ph, (r1 - 1) * sh - ph + dh * (kh - 1) + 1     # input rows read
+            lo, hi = max(0, top), min(h, bottom)
+            band = pad_nhwc(x[image:image + 1, lo:hi], lo - top, bottom - hi, pw, wp - w - pw, fill,
+                            key=f"pool_pad{thread}")
+            one(band, y[image:image + 1, r0:r1], slice(r0, r1))
+    split(n * oh, part)
     return y
 
 
-def _max_pool(x, kernel, stride, padding, dilation, out_hw, out, key):
+def _max_pool(xp, kernel, stride, dilation, out):
+    """``out`` = the window maxima of the padded band ``xp``."""
     if dilation != (1, 1):
-        xp = pool_padded(x, tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)), stride,
-                         padding, out_hw, -np.inf, key)
-        win = _windows(xp, *kernel, stride, dilation, *out_hw)
+        win = _windows(xp, *kernel, stride, dilation, *out.shape[1:3])
         return win.max(axis=(3, 4), out=out)
-    xp = pool_padded(x, kernel, stride, padding, out_hw, -np.inf, key)
-    return reduce_windows(xp, kernel, stride, out_hw, np.maximum, out)
+    return reduce_windows(xp, kernel, stride, out.shape[1:3], np.maximum, out)
 
 
 def avg_pool(x, kernel, stride, padding, out_hw, count_include_pad=True):
     """Average pooling with PyTorch's divisor rules (padding, ``ceil_mode`` overhang)."""
     count = avg_pool_divisor(x.shape[1:3], kernel, stride, padding, out_hw, count_include_pad)
 
-    def one(part, thread, out):
-        xp = pool_padded(part, kernel, stride, padding, out_hw, 0.0, f"pool_pad{thread}")
-        reduce_windows(xp, kernel, stride, out_hw, np.add, out)
-        out /= count
-    return _batched(x, out_hw, one)
+    def one(band, out, rows):
+        reduce_windows(band, kernel, stride, out.shape[1:3], np.add, out)
+        out /= count[:, rows]
+    return _by_rows(x, out_hw, kernel, stride, padding, (1, 1), one, 0.0)
 
 
 def local_response_norm(x, size, alpha, beta, k):
     """Cross-channel LRN as ``torch.nn.LocalResponseNorm`` (channels are the last axis),
     split between threads like the convolutions."""
-    return _batched(x, x.shape[1:3], lambda part, thread, out: _lrn(part, size, alpha, beta, k, thread, out))
+    n, h = x.shape[:2]
+    y = new_output(x.shape)
+
+    def part(thread, start, stop):
+        for image, r0, r1, _ in segments(start, stop, h):
+            _lrn(x[image:image + 1, r0:r1], size, alpha, beta, k, thread, y[image:image + 1, r0:r1])
+    split(n * h, part)
+    return y
 
 
 def _lrn(x, size, alpha, beta, k, thread, out):
