@@ -120,7 +120,8 @@ def resnet50_field(stride_on_1x1):
             s = stride if i == 0 else 1
             main = [(1, s, 0, 1), (3, 1, 1, 1), (1, 1, 0, 1)] if stride_on_1x1 else \
                 [(1, 1, 0, 1), (3, s, 1, 1), (1, 1, 0, 1)]
-            ends = [field_interval(main, (first, last)), field_interval([(1, s, 0, 1)] if i == 0 else [], (first, last))]
+            shortcut = [(1, s, 0, 1)] if i == 0 else []
+            ends = [field_interval(main, (first, last)), field_interval(shortcut, (first, last))]
             first, last = min(e[0] for e in ends), max(e[1] for e in ends)
     first, last = field_interval([(7, 2, 3, 1), (3, 2, 1, 1)], (first, last))      # conv1, max pooling
     return last - first + 1, -first
@@ -341,11 +342,12 @@ WRITTEN = {   # numbers stated in markdown, each from first principles or a cite
                               "$224^2 = " + f"{224**2:,}".replace(",", "{,}") + "$)",
                               f"covers {2 * (3 - 1) + 1} positions"],
     "05-alexnet-vgg": [
-        f"$256 \\cdot {ALEX_POOL5_SIDE} \\cdot {ALEX_POOL5_SIDE} = {256 * ALEX_POOL5_SIDE**2}$ values into 4096 outputs",
+        f"$256 \\cdot {ALEX_POOL5_SIDE} \\cdot {ALEX_POOL5_SIDE} = {256 * ALEX_POOL5_SIDE**2}$ values into 4096"
+        " outputs",
         # torchvision's documented "GFLOPS" (MACs in this workbook), against the hand counts
         f"{ALEX_TV_MACS / 1e9:.2f}, {VGG16[1] / 1e9:.2f} and {VGG19[1] / 1e9:.2f}"],
-    "06-inception": [f"$128 + 192 + 96 + 256 = {128 + 192 + 96 + 256}$", f"$128 + 192 + 96 + 64 = {128 + 192 + 96 + 64}$",
-                     "$352 \\times 10$"],
+    "06-inception": [f"$128 + 192 + 96 + 256 = {128 + 192 + 96 + 256}$",
+                     f"$128 + 192 + 96 + 64 = {128 + 192 + 96 + 64}$", "$352 \\times 10$"],
     "08-tpu-utilisation": [
         f"${34e9 / 1 / 1e10:.1f} \\times 10^{{10}}$ weights/s",                 # 34 GB/s, one byte per weight
         f"(3/256)\\cdot(48/256) = {3 * 48}/{tex(65536)} \\approx {3 * 48 / 65536:.4f}",

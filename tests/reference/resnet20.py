@@ -90,7 +90,8 @@ def resnet20_loss(params, x, labels, ops=None):
     conv, bn, relu = ops["conv"], ops["bn"], ops["relu"]
 
     def conv_bn(h, conv_name, bn_name, stride, padding):
-        return bn(conv(h, params[conv_name]["weight"], stride, padding), params[bn_name]["weight"], params[bn_name]["bias"])
+        scale, shift = params[bn_name]["weight"], params[bn_name]["bias"]
+        return bn(conv(h, params[conv_name]["weight"], stride, padding), scale, shift)
 
     h = relu(conv_bn(x, "conv1", "bn1", 1, 1))
     for stage in (1, 2, 3):
