@@ -355,3 +355,45 @@ def test_stated_tolerances_match_the_key(name):
                 if e["kind"] == "real" and e["rtol"] != 0.005
                 and not any(form in text for form in _percent_forms(e["rtol"]))]
     assert not unstated, f"{name}: tolerances the problem text does not state: {', '.join(unstated)}"
+
+
+# --- figures and imports that would hand over an answer ---------------------------------------------
+
+def _calls(source):
+    """``module.function`` (or ``function``) of every call in ``source``."""
+    return {".".join(_callee(n.func)[-2:]) for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)}
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_student_figures_are_not_drawn_from_counted_answers(name):
+    """A figure in a student copy (a cell ending in ``plt.show()``) is not drawn from a helper
+    that returns an exercise's quantity (``WHOLE_ANSWER``, ``formulas``): its bars, curves or
+    brightest cell would show the answer even where no label states it, and the text judge
+    above reads labels, not plotted values. Measurement cells (``# NBVAL_IGNORE_OUTPUT``) plot
+    timings; such figures belong in solution-only cells."""
+    nb = nbformat.read(str(ROOT / "notebooks" / name), as_version=4)
+    drawn = [(i, sorted(c for c in _calls(cell.source) if c.split(".")[-1] in WHOLE_ANSWER
+                        or c.split(".")[0] in ONE_CALL_MODULES))
+             for i, cell in enumerate(nb.cells)
+             if cell.cell_type == "code" and "plt.show()" in cell.source and not cell.source.startswith(TIMING)]
+    assert not [d for d in drawn if d[1]], f"{name}: figures drawn from answer helpers: {drawn}"
+
+
+EARLY_TOOLS = {   # whole-answer helpers a student copy may import before its last question, and why
+    "00-getting-started.ipynb": {"summary", "receptive_field"},   # the tour of the tools, on tiny-cnn
+    "10-alexnet-inference-cpu.ipynb": {"summary", "trace"},       # measurements after (a)-(c); no GPU answer
+    "06-inception.ipynb": {"summary"},        # (h), written: check your design with it; (a)-(f) come before
+}
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_student_copy_imports_no_whole_answer_helper_before_its_last_question(name):
+    """``final_field``, ``summary`` and the like return a whole exercise's quantity: a student
+    copy imports them only after its last question (a check or a written answer)."""
+    nb = nbformat.read(str(ROOT / "notebooks" / name), as_version=4)
+    last = max(i for i, c in enumerate(nb.cells)
+               if (c.cell_type == "code" and check_calls(c.source)) or "manual" in c.metadata.get("workbook", {}))
+    early = {a.name for c in nb.cells[:last] if c.cell_type == "code" for node in ast.walk(ast.parse(c.source))
+             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("helpers")
+             for a in node.names if a.name in WHOLE_ANSWER}
+    assert early <= EARLY_TOOLS.get(name, set()), f"{name} imports {sorted(early)} before its last question"

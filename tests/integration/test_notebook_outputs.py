@@ -28,8 +28,11 @@ from reference.counts import (  # noqa: E402
     ALEX_FC_PARAMS,
     ALEX_GROUPED_CONV,
     ALEX_MACS,
+    ALEX_TV_MACS,
+    ALEX_TV_PARAMS,
     VGG16,
     VGG19,
+    inception_macs,
     inception_params,
 )
 from reference.resnet20 import BN_CHANNELS, KEPT_PER_IMAGE, resnet20_counts  # noqa: E402
@@ -41,6 +44,8 @@ INCEPTION_3X3_PER_R = 32 * 32 * (256 + 192 * 9)      # 1x1 256 -> r, then 3x3 r 
 DESIGN_PARAMS = (3 * 3 * 3 * 64 + 64) + inception_params(64, 32, 48, 64, 8, 16, 16) \
     + inception_params(128, 64, 64, 96, 16, 48, 32) + inception_params(240, 96, 96, 128, 24, 64, 64) \
     + 352 * 10 + 10
+DESIGN_MACS = 32 * 32 * 64 * 3 * 9 + inception_macs(32, 64, 32, 48, 64, 8, 16, 16) \
+    + inception_macs(16, 128, 64, 64, 96, 16, 48, 32) + inception_macs(8, 240, 96, 96, 128, 24, 64, 64) + 352 * 10
 
 def field_sizes(layers):
     """Receptive-field recurrence on (name, kernel, stride): [(name, size, jump)] after each layer."""
@@ -53,6 +58,7 @@ def field_sizes(layers):
 
 ALEX_SPATIAL = [("conv1", 11, 4), ("pool1", 3, 2), ("conv2", 5, 1), ("pool2", 3, 2), ("conv3", 3, 1),
                 ("conv4", 3, 1), ("conv5", 3, 1), ("pool5", 3, 2)]
+ALEX_SPATIAL_NORM = [*ALEX_SPATIAL[:1], ("norm1", 1, 1), *ALEX_SPATIAL[1:3], ("norm2", 1, 1), *ALEX_SPATIAL[3:]]
 # zoo tiny-cnn, 3x16x16: conv 3x3 pad 1 -> 4 maps; maxpool 2; conv 3x3 stride 2 -> 8 maps of 3x3;
 # avgpool 3 stride 1 pad 1; dense 72 -> 10. (params, MACs) per layer with weights.
 TINY = {"conv1": (4 * 3 * 9 + 4, 16 * 16 * 4 * 3 * 9), "conv2": (8 * 4 * 9 + 8, 3 * 3 * 8 * 4 * 9),
@@ -62,9 +68,80 @@ HASWELL_GEMV = 51e9 * 2 * GEMV / 4                 # bandwidth x FLOPs per byte 
 HD = 3 * 1024 * 2048
 
 
+def alexnet_outputs():
+    """(name, kind, output shape, params, MACs) of every leaf of the zoo's single-tower AlexNet on
+    3x227x227 (Krizhevsky et al. 2012: LRN after relu1 and relu2, dropout before fc6 and fc7)."""
+    rows, (c, side) = [], (3, 227)
+    for name, kind, out, k, s, p in (("conv1", "Conv2d", 96, 11, 4, 0), ("relu1", "ReLU", 0, 1, 1, 0),
+                                     ("norm1", "LocalResponseNorm", 0, 1, 1, 0), ("pool1", "MaxPool2d", 0, 3, 2, 0),
+                                     ("conv2", "Conv2d", 256, 5, 1, 2), ("relu2", "ReLU", 0, 1, 1, 0),
+                                     ("norm2", "LocalResponseNorm", 0, 1, 1, 0), ("pool2", "MaxPool2d", 0, 3, 2, 0),
+                                     ("conv3", "Conv2d", 384, 3, 1, 1), ("relu3", "ReLU", 0, 1, 1, 0),
+                                     ("conv4", "Conv2d", 384, 3, 1, 1), ("relu4", "ReLU", 0, 1, 1, 0),
+                                     ("conv5", "Conv2d", 256, 3, 1, 1), ("relu5", "ReLU", 0, 1, 1, 0),
+                                     ("pool5", "MaxPool2d", 0, 3, 2, 0)):
+        side = (side + 2 * p - k) // s + 1
+        params, macs = (k * k * c * out + out, side * side * out * c * k * k) if out else (0, 0)
+        c = out or c
+        rows.append((name, kind, (c, side, side), params, macs))
+    n = c * side * side
+    rows += [("flatten", "Flatten", (n,), 0, 0), ("drop6", "Dropout", (n,), 0, 0)]
+    for fc, (n_in, n_out), extra in (("fc6", (n, 4096), ("relu6", "drop7")), ("fc7", (4096, 4096), ("relu7",)),
+                                     ("fc8", (4096, 1000), ())):
+        rows.append((fc, "Linear", (n_out,), n_in * n_out + n_out, n_in * n_out))
+        rows += [(e, "ReLU" if e.startswith("relu") else "Dropout", (n_out,), 0, 0) for e in extra]
+    return rows
+
+
+ALEX_POOL5_SIDE = alexnet_outputs()[14][2][1]
+
+
 # notebook 06's design: (module, input maps, 3x3 reduction, 5x5 reduction, output maps)
 DESIGN_MODULES = [("inc1", 64, 48, 8, 32 + 64 + 16 + 16), ("inc2", 128, 64, 16, 64 + 96 + 48 + 32),
                   ("inc3", 240, 96, 24, 96 + 128 + 64 + 64)]
+
+
+def field_interval(path, interval=(0, 0)):
+    """The input positions (unbounded: padding included) that output positions ``interval`` of a
+    chain of (kernel, stride, padding, dilation) layers read, walked backwards: output o of a
+    layer reads its input at o*s - p + d*t for t = 0 .. k-1."""
+    first, last = interval
+    for k, s, p, d in reversed(path):
+        first, last = first * s - p, last * s - p + d * (k - 1)
+    return first, last
+
+
+def resnet50_field(stride_on_1x1):
+    """(size, effective padding) of the field of one value at ResNet-50's global pooling, walked
+    backwards block by block through the main path and the shortcut (the addition reads both)."""
+    first = last = 0
+    for blocks, stride in reversed(((3, 1), (4, 2), (6, 2), (3, 2))):
+        for i in reversed(range(blocks)):
+            s = stride if i == 0 else 1
+            main = [(1, s, 0, 1), (3, 1, 1, 1), (1, 1, 0, 1)] if stride_on_1x1 else \
+                [(1, 1, 0, 1), (3, s, 1, 1), (1, 1, 0, 1)]
+            shortcut = [(1, s, 0, 1)] if i == 0 else []
+            ends = [field_interval(main, (first, last)), field_interval(shortcut, (first, last))]
+            first, last = min(e[0] for e in ends), max(e[1] for e in ends)
+    first, last = field_interval([(7, 2, 3, 1), (3, 2, 1, 1)], (first, last))      # conv1, max pooling
+    return last - first + 1, -first
+
+
+RESNET50_FINAL = [f"Field(name='final', kind='final', size={size}, stride={2 * 2 * 1 * 2 * 2 * 2}, padding={pad})"
+                  for size, pad in (resnet50_field(True), resnet50_field(False))]
+
+
+def impulse_line():
+    """Notebook 07's impulse: 3x3; 3x3 stride 2; 3x3 dilated by 2; 3x3 stride 2; no padding, a row of
+    41, all weights 1 (so every input the central output reads reaches it)."""
+    path, n = [(3, 1, 0, 1), (3, 2, 0, 1), (3, 1, 0, 2), (3, 2, 0, 1)], 41
+    for k, s, _, d in path:
+        n = (n - d * (k - 1) - 1) // s + 1
+    first, last = field_interval(path, (n // 2, n // 2))
+    return f"impulse span: {last - first + 1}  recurrence: {last - first + 1}  first pixel: {first}  predicted: {first}"
+
+
+IMPULSE = impulse_line()
 
 
 def vgg19_rows():
@@ -91,7 +168,17 @@ VGG19_EARLY = 3 * 224 * 224 + 2 * 64 * 224 * 224 + 64 * 112 * 112 + 2 * 128 * 11
 full = resnet50_counts(1.0)
 half = resnet50_counts(0.5)
 ALEX_FC = 9216 * 4096 + 4096 * 4096 + 4096 * 1000
-VGG16_CONV_OUT = 2 * 224 * 224 * 64 + 2 * 112 * 112 * 128 + 3 * 56 * 56 * 256 + 3 * 28 * 28 * 512 + 3 * 14 * 14 * 512
+
+
+def vgg_leaf_values(convs_per_stage):
+    """(every leaf output, the ReLU/dropout/flatten values among them) of VGG on 3x224x224 as
+    summary lists it: each convolution and its ReLU, each pooling, the flatten, fc6 and fc7
+    with a ReLU and a dropout each, fc8."""
+    conv_out = sum(n * maps * side * side for n, maps, side in
+                   zip(convs_per_stage, (64, 128, 256, 512, 512), (224, 112, 56, 28, 14), strict=True))
+    pools = 112 * 112 * 64 + 56 * 56 * 128 + 28 * 28 * 256 + 14 * 14 * 512 + 7 * 7 * 512
+    repeated = conv_out + 4 * 4096 + 7 * 7 * 512
+    return conv_out + pools + 2 * 4096 + 1000 + repeated, repeated
 
 def conv_intensity(side_in, side_out, c_in, c_out, k, batch=8):
     """FLOPs per byte of a square convolution on a batch: input, output and weights moved once (fp32)."""
@@ -113,7 +200,7 @@ EXPECTED = {
               ("Conv2d", "MaxPool2d", "Conv2d", "AvgPool2d"), strict=True)],
         f"{11 * 11 * 3 * 96 + 96:,}", f"{55 * 55 * 96 * 363:,}",
         f"{ALEX_CONV + ALEX_FC_PARAMS:,}", f"{ALEX_MACS:,}",
-        *[f"('{n}', {r}, {j})" for n, r, j in field_sizes(ALEX_SPATIAL)],
+        *[f"('{n}', {r}, {j})" for n, r, j in field_sizes(ALEX_SPATIAL_NORM)],   # LRN: a 1 x 1 window
         f"conv1 output is {(227 - 11) // 4 + 1} x {(227 - 11) // 4 + 1}",
     ],
     "01-arithmetic-intensity": [
@@ -123,7 +210,10 @@ EXPECTED = {
     ],
     "02-dense-layers": [f"{n * n + 2 * n:,} elements = {4 * (n * n + 2 * n) / 10**power:.1f} {unit}B"
                         for n, power, unit in ((784, 6, "M"), (3072, 6, "M"), (150528, 9, "G"),
-                                               (3 * 512 * 1024, 12, "T"), (3 * 1024 * 2048, 12, "T"))],
+                                               (3 * 512 * 1024, 12, "T"), (3 * 1024 * 2048, 12, "T"))]
+    + [f"{name:>10}  N_i = {n:>9,}  MACs = {n * n:>22,}  memory = {n * n + 2 * n:>22,} elements"
+       for name, n in (("mnist", 28 * 28), ("cifar", 3 * 32 * 32), ("imagenet", 3 * 224 * 224),
+                       ("quarter_hd", 3 * 512 * 1024), ("hd", HD))],
     "03-conv-as-gemm": [repr(math.sqrt((256 * 256 * 9) / (256 + 256))),              # filter = activations
                         "3x3 tap: the matrix shares memory with the input: False",
                         "1x1 tap: the matrix shares memory with the input: True"],
@@ -136,13 +226,11 @@ EXPECTED = {
         format(55 * 55 * 96 * 363 + 27 * 27 * 256 * 48 * 25 + 13 * 13 * 384 * 256 * 9 + 13 * 13 * 384 * 192 * 9
                + 13 * 13 * 256 * 192 * 9 + ALEX_FC, ","),
         # torchvision AlexNet: 64/192/384/256/256 maps on 224 x 224
-        format(55 * 55 * 64 * 363 + 27 * 27 * 192 * 64 * 25 + 13 * 13 * 384 * 192 * 9 + 13 * 13 * 256 * 384 * 9
-               + 13 * 13 * 256 * 256 * 9 + ALEX_FC, ","),
-        # VGG-16, every leaf output: convs twice (ReLU), pools, flatten, dense twice (ReLU), dropouts, fc8
-        "every leaf output " + format(2 * VGG16_CONV_OUT + 112 * 112 * 64 + 56 * 56 * 128 + 28 * 28 * 256
-                                      + 14 * 14 * 512 + 7 * 7 * 512 * 2 + 4096 * 6 + 1000, ","),
-        # ... which is the stored values less the input, plus the ReLU outputs, the dropouts and the flatten
-        f"+ {VGG16_CONV_OUT + 4 * 4096 + 7 * 7 * 512:,} ReLU/dropout/flatten values",
+        f"params {ALEX_TV_PARAMS:>11,}   MACs {ALEX_TV_MACS:>14,}",
+        # VGG-16 and VGG-19, every leaf output, of which the stored values less the input, plus the
+        # ReLU outputs, the dropouts and the flatten
+        *[f"every leaf output {leaf:,} (= stored - input + {repeated:,} ReLU/dropout/flatten values)"
+          for leaf, repeated in (vgg_leaf_values((2, 2, 3, 3, 3)), vgg_leaf_values((2, 2, 4, 4, 4)))],
         f"{ALEX_GROUPED_CONV + ALEX_FC_PARAMS:,}   MACs",
         "61,100,840   MACs",                                   # torchvision's documented count
         *[f"stored {stored:,} values = {4 * stored / 2**20:.1f} MiB" for _, _, stored in (VGG16, VGG19)],
@@ -157,13 +245,13 @@ EXPECTED = {
     "06-inception": [f"{1024 * 128 * 256:,}", f"{1024 * 192 * 256 * 9:,}", f"{1024 * 96 * 256 * 25:,}",
                      f"{1024 * (256 * 128 + 128 * 192 * 9):,}", f"{1024 * (256 * 32 + 32 * 96 * 25):,}",
                      f"{1024 * 256 * 64:,}", "(672, 32, 32)", "(480, 32, 32)", repr(6912 / 31),
-                     f"{INCEPTION_3X3_PER_R}*r", "6912/(31*r)", f"parameters {DESIGN_PARAMS:,}",
+                     f"{INCEPTION_3X3_PER_R}*r", "6912/(31*r)", f"parameters {DESIGN_PARAMS:,}, MACs {DESIGN_MACS:,}",
                      "the largest cheaper width is "
                      f"{max(r for r in range(1, 257) if r * (256 + 9 * 192) < 256 * 192 * 9)}",
                      *[f"{name}: reads {reads} maps; the reductions keep {r3 / reads:g} (3x3) and {r5 / reads:g} (5x5) "
                        f"of them; outputs {out} maps" for name, reads, r3, r5, out in DESIGN_MODULES]],
     "07-receptive-field-and-width": [f"{v:,}" for v in full + half]
-        + [f"ratio {h / f:.4f}" for f, h in zip(full, half, strict=True)] + ["size=483", "size=427", "impulse span: 17",
+        + [f"ratio {h / f:.4f}" for f, h in zip(full, half, strict=True)] + [*RESNET50_FINAL, IMPULSE,
            "(one layer: 1/2)", "(one layer: 1/4)",
            f"convolution weights only: ratio {resnet50_conv_weights(0.5) / resnet50_conv_weights(1.0):.4f}"],
     "08-tpu-utilisation": [
@@ -253,7 +341,15 @@ WRITTEN = {   # numbers stated in markdown, each from first principles or a cite
     "04-padding-and-stride": ["$112^2 = " + f"{112**2:,}".replace(",", "{,}") + "$ columns",
                               "$224^2 = " + f"{224**2:,}".replace(",", "{,}") + "$)",
                               f"covers {2 * (3 - 1) + 1} positions"],
+    "05-alexnet-vgg": [
+        f"$256 \\cdot {ALEX_POOL5_SIDE} \\cdot {ALEX_POOL5_SIDE} = {256 * ALEX_POOL5_SIDE**2}$ values into 4096"
+        " outputs",
+        # torchvision's documented "GFLOPS" (MACs in this workbook), against the hand counts
+        f"{ALEX_TV_MACS / 1e9:.2f}, {VGG16[1] / 1e9:.2f} and {VGG19[1] / 1e9:.2f}"],
+    "06-inception": [f"$128 + 192 + 96 + 256 = {128 + 192 + 96 + 256}$",
+                     f"$128 + 192 + 96 + 64 = {128 + 192 + 96 + 64}$", "$352 \\times 10$"],
     "08-tpu-utilisation": [
+        f"${34e9 / 1 / 1e10:.1f} \\times 10^{{10}}$ weights/s",                 # 34 GB/s, one byte per weight
         f"(3/256)\\cdot(48/256) = {3 * 48}/{tex(65536)} \\approx {3 * 48 / 65536:.4f}",
         f"leaves {256 - 3} rows empty and the output depth {256 - 48} columns",
         f"= {65536 * 700e6 / 1e13:.2f} \\times 10^{{13}}$ MACs/s", f"about {65536 * 700e6 / 34e9:,.0f} uses per weight",
@@ -313,6 +409,27 @@ def prose(notebook):
     return " ".join(written(notebook).split())
 
 
+def table_rows(rows):
+    """The rows and totals a summary table should print for ``(name, kind, output, params, MACs)``:
+    activations = output elements, bytes = 4 per value, totals = column sums."""
+    expected = []
+    for name, kind, out, params, macs in rows:
+        acts = math.prod(out)
+        expected.append([name, kind, "x".join(map(str, out)), params, macs, acts, 4 * params, 4 * acts])
+    return expected + [["total", *[sum(r[i] for r in expected) for i in range(3, 8)]]]
+
+
+def printed_table(text, title, names):
+    """The rows of the summary table printed under ``title`` whose first field is one of
+    ``names``, then its total row, numbers as ints."""
+    table = text.split(title)[1].split("\ntotal")
+    lines = [line.split() for line in table[0].splitlines()[1:] if line and line.split()[0] in names]
+
+    def numbers(fields):
+        return [int(v.replace(",", "")) for v in fields]
+    return [row[:3] + numbers(row[3:]) for row in lines] + [["total", *numbers(table[1].split("\n")[0].split())]]
+
+
 def test_tiny_cnn_table_rows():
     """Notebook 00's summary of tiny-cnn (3x16x16), every column of every row and the
     totals: outputs by hand, activations = output elements, bytes = 4 per value."""
@@ -321,20 +438,17 @@ def test_tiny_cnn_table_rows():
             ("pool1", "MaxPool2d", (4, 8, 8), 0, 0), ("conv2", "Conv2d", (8, (8 - 3) // 2 + 1, (8 - 3) // 2 + 1), *c2),
             ("relu2", "ReLU", (8, 3, 3), 0, 0), ("pool2", "AvgPool2d", (8, (3 + 2 - 3) + 1, (3 + 2 - 3) + 1), 0, 0),
             ("flatten", "Flatten", (72,), 0, 0), ("fc", "Linear", (10,), *fc)]
-    expected = []
-    for name, kind, out, params, macs in rows:
-        acts = math.prod(out)
-        expected.append([name, kind, "x".join(map(str, out)), params, macs, acts, 4 * params, 4 * acts])
-    expected.append(["total", *[sum(r[i] for r in expected) for i in range(3, 8)]])
     names = [name for name, *_ in rows]
-    table = shown("00-getting-started").split("tiny-cnn  input 3x16x16")[1].split("\ntotal")
-    lines = [line.split() for line in table[0].splitlines()[1:] if line and line.split()[0] in names]
-    lines.append(["total", *table[1].split("\n")[0].split()])
+    assert printed_table(shown("00-getting-started"), "tiny-cnn  input 3x16x16", names) == table_rows(rows)
 
-    def numbers(fields):
-        return [int(v.replace(",", "")) for v in fields]
-    got = [row[:3] + numbers(row[3:]) for row in lines[:-1]] + [["total", *numbers(lines[-1][1:])]]
-    assert got == expected
+
+def test_alexnet_table_rows():
+    """Notebook 00's summary of AlexNet (3x227x227), all 23 rows (LRN, ReLU, dropout and
+    flatten included) and the totals, from the layer list by hand (:func:`alexnet_outputs`)."""
+    rows = alexnet_outputs()
+    got = printed_table(shown("00-getting-started"), "alexnet  input 3x227x227", [name for name, *_ in rows])
+    assert got == table_rows(rows)
+    assert got[-1][1:3] == [ALEX_CONV + ALEX_FC_PARAMS, ALEX_MACS]     # the hand count of reference.counts
 
 
 def test_matvec_intensity_is_just_under_half_a_flop_per_byte():
@@ -425,3 +539,185 @@ def test_resnet50_full_against_half_sizes():
     (p_full, _, a_full), (p_half, _, a_half) = resnet50_counts(1.0), resnet50_counts(0.5)
     assert (f"the full network's weights are {p_full / p_half:.1f} times larger and its activations "
             f"{a_full / a_half:.1f} times") in prose("10-alexnet-inference-cpu")
+
+
+def test_lagrange_point_of_the_proof():
+    """Notebook 01's proof: M = N = K = V^(1/3) with lambda = 2 V^(-1/3) solves the Lagrange
+    conditions of minimising MK + KN + MN under MNK = V (put in, not solved for), the bounds
+    D >= 3 V^(2/3) and MNK <= (A/3)^(3/2) hold on random shapes, and the printed solution is
+    that point."""
+    import numpy as np
+    import sympy as sp
+
+    V, lam = sp.symbols("V lambda", positive=True)
+    m, n, k = sp.symbols("M N K", positive=True)
+    point = {m: sp.cbrt(V), n: sp.cbrt(V), k: sp.cbrt(V), lam: 2 * V ** sp.Rational(-1, 3)}
+    data, work = m * k + k * n + m * n, m * n * k
+    for v in (m, n, k):
+        assert sp.simplify((sp.diff(data, v) - lam * sp.diff(work, v)).subs(point)) == 0
+    assert sp.simplify(work.subs(point) - V) == 0
+    # numerically, at V = 1000: the multiplier is the ratio of the two gradients at the cube
+    h, cube = 1e-6, 10.0
+    d_data = ((cube + h) * cube + cube * cube + (cube + h) * cube - 3 * cube**2) / h
+    assert abs(d_data / (cube * cube) - 2 * 1000 ** (-1 / 3)) < 1e-6
+    rng = np.random.default_rng(0)
+    mm, nn = np.exp(rng.uniform(-3, 3, (2, 10_000)))
+    kk = 1000.0 / (mm * nn)
+    assert (mm * kk + kk * nn + mm * nn >= 3 * 1000 ** (2 / 3) * (1 - 1e-12)).all()
+    total = mm * kk + kk * nn + mm * nn
+    assert (mm * nn * kk <= (total / 3) ** 1.5 * (1 + 1e-12)).all()
+    text = prose("01-arithmetic-intensity")
+    assert "$M = N = K = V^{1/3}$, $\\lambda = 2 V^{-1/3}$" in text and "$D \\ge 3\\,(V^2)^{1/3} = 3V^{2/3}$" in text
+    assert "$MNK = \\sqrt{MK \\cdot KN \\cdot MN} \\le (A/3)^{3/2}$" in text
+    sp.init_printing(use_latex="mathjax")
+    expected = sp.pretty([{k: sp.cbrt(V), m: sp.cbrt(V), n: sp.cbrt(V), lam: 2 / sp.cbrt(V)}])
+    assert expected in shown("01-arithmetic-intensity")
+
+
+# The CS231n notes' VGG-16 memory table ("Convolutional Neural Networks (CNNs / ConvNets)", section
+# "VGGNet in detail", https://cs231n.github.io/convolutional-networks/#case): the products its rows
+# write, from INPUT to the last FC, as transcribed from the page, and the total it prints.
+CS231N_VGG16_ROWS = [224 * 224 * 3, 224 * 224 * 64, 224 * 224 * 64, 112 * 112 * 64, 112 * 112 * 128,
+                     112 * 112 * 128, 56 * 56 * 128, 56 * 56 * 256, 56 * 56 * 256, 56 * 56 * 256, 28 * 28 * 256,
+                     28 * 28 * 512, 28 * 28 * 512, 28 * 28 * 512, 14 * 14 * 512, 14 * 14 * 512, 14 * 14 * 512,
+                     14 * 14 * 512, 7 * 7 * 512, 4096, 4096, 1000]
+CS231N_TOTAL = "24M * 4 bytes ~= 93MB / image"
+
+
+def test_cs231n_vgg16_memory_figure():
+    """Notebook 05 quotes the CS231n table's total with its address; its own rows add up to
+    the (h) count for VGG-16, which is not 24 million."""
+    total = sum(CS231N_VGG16_ROWS)
+    assert total == VGG16[2] and round(total / 1e6) != 24
+    text = prose("05-alexnet-vgg")
+    assert "<https://cs231n.github.io/convolutional-networks/#case>" in text and f'"{CS231N_TOTAL}"' in text
+    assert f"about {total / 1e6:.1f} million values, not 24 million" in text
+
+
+def test_torchvision_alexnet_parameters_by_hand():
+    """torchvision's documented 61,100,840 parameters (notebook 05) is the hand count of its layers."""
+    assert ALEX_TV_PARAMS == 61_100_840
+
+
+def test_inception_design_head_prose():
+    """Notebook 06's model answer: a dense layer on the flattened 352 x 8 x 8 map against the
+    352 x 10 of the global-pooling head."""
+    maps, side = 96 + 128 + 64 + 64, 32 // 2 // 2
+    assert f"flattened ${maps} \\times {side} \\times {side}$ map would need {side * side} times as many" \
+        in prose("06-inception")
+
+
+def test_first_training_loss_from_an_independent_forward():
+    """Notebook 11's first loss: ResNet-20 in float64 written here from its definition (batch
+    norm on batch statistics, mean cross-entropy), on the same initial weights and digits."""
+    import re
+
+    from helpers import zoo
+    from helpers.engine import digits, fit
+    from reference.resnet20 import resnet20_loss
+    params = fit.init_params(zoo.get("resnet20"), (1, 8, 8), seed=0)
+    data = digits.load()
+    loss = resnet20_loss(params, data.x_train[:128], data.y_train[:128])
+    printed = float(re.search(r"on 128 digits of shape \(1, 8, 8\): loss ([\d.]+)", shown("11-training-cost"))[1])
+    assert abs(printed - loss) <= 0.0005 + 1e-9
+
+
+def test_first_training_loss_with_torch():
+    """The same loss computed by PyTorch's functional layers (only where torch is installed)."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    from helpers import zoo
+    from helpers.engine import digits, fit
+    from reference.resnet20 import resnet20_loss
+    params = fit.init_params(zoo.get("resnet20"), (1, 8, 8), seed=0)
+    data = digits.load()
+    x, y = data.x_train[:128], data.y_train[:128]
+    t = {name: {k: torch.from_numpy(v.astype("float64")) for k, v in p.items()} for name, p in params.items()}
+    ops = {"conv": lambda a, w, s, p: F.conv2d(a, w, stride=s, padding=p),
+           "bn": lambda a, g, b: F.batch_norm(a, None, None, g, b, training=True, eps=1e-5),
+           "relu": torch.relu, "pool": lambda a: a.mean(dim=(2, 3)),
+           "loss": lambda z, labels: float(F.cross_entropy(z, torch.from_numpy(labels)))}
+    loss = resnet20_loss(t, torch.from_numpy(x.astype("float64")), y, ops=ops)
+    assert abs(loss - resnet20_loss(params, x, y)) < 1e-9
+
+
+def test_digits_split_sizes():
+    """Notebook 11: scikit-learn ships 1,797 digits; a 20 % test split rounded up keeps 360."""
+    from sklearn.datasets import load_digits
+    n = len(load_digits().target)
+    test = math.ceil(0.2 * n)
+    text = prose("11-training-cost")
+    assert f"The data are the {n:,} 8 × 8 hand-written digits" in text
+    assert f"into {n - test:,} training and {test} test images" in text
+    assert f"classifies the {test} test images" in text and f"train on all {n - test:,} images" in text
+
+
+def test_training_settings_stated_are_the_ones_used():
+    """Notebook 11's prose names the run's settings: the fit call and fit's defaults must agree."""
+    import inspect
+
+    from helpers.engine import fit
+    nb = nbformat.read(str(ROOT / "solutions" / "11-training-cost.ipynb"), 4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    defaults = {k: v.default for k, v in inspect.signature(fit.fit).parameters.items()}
+    assert (defaults["momentum"], defaults["weight_decay"]) == (0.9, 5e-4)
+    assert "batch_size=64, lr=0.05" in code and "epochs, images = (8, None) if FULL_RUN else (2, 256)" in code
+    text = prose("11-training-cost")
+    assert ("trains with SGD (learning rate 0.05, momentum 0.9, weight decay $5 \\times 10^{-4}$, batches of 64,"
+            in text)
+    assert "runs a short version (2 epochs on 256 images)" in text and "for 8 epochs" in text
+    assert "(the stages run at 8 × 8, 4 × 4 and 2 × 2)" in text          # side 8, stride 2 into stages 2 and 3
+
+
+def test_perturbation_demo_prose():
+    """Notebook 09's solution demo, re-run here step by step: a perturbation of component 0 of an
+    8-component state spreads to every component within two steps with the full G, and with the
+    diagonal G every other component of the two runs stays exactly equal."""
+    import numpy as np
+    rng = np.random.default_rng(1)
+    n, steps = 8, 12
+    G = 1.5 * rng.standard_normal((n, n)) / np.sqrt(n)
+    H, inputs = rng.standard_normal((n, 2)), rng.standard_normal((steps, 2))
+    spread = {}
+    for name, g in (("full", G), ("diagonal", np.diag(np.diag(G)))):
+        a, b = np.zeros(n), np.zeros(n)
+        b[0] = 0.5
+        spread[name] = []
+        for t in range(steps):
+            a, b = np.tanh(g @ a + H @ inputs[t]), np.tanh(g @ b + H @ inputs[t])
+            spread[name].append(a != b)
+    assert spread["full"][1].all()
+    assert all(d[0] and not d[1:].any() for d in spread["diagonal"])
+    text = prose("09-pooling-and-rnn")
+    assert "With a full $G$ it spreads to every component within a step or two; with a diagonal $G$ it stays in" \
+        " component 0, and every other component of the two runs is exactly equal" in text
+
+
+def test_resnet50_field_mostly_padding():
+    """Notebook 07: both fields are wider than the 224 x 224 input, so most of a field's area
+    lies in the zero padding, even for the central value (largest share inside the image)."""
+    for size, _ in (resnet50_field(True), resnet50_field(False)):
+        assert size > 224 and (224 / size) ** 2 < 0.5
+    assert "most of the field of a value at the global pooling's input lies in the zero padding" \
+        in prose("07-receptive-field-and-width")
+
+
+def test_published_resnet50_field_and_its_padding():
+    """Notebook 07 cites google-research/receptive_field's RECEPTIVE_FIELD_TABLE.md
+    (resnet_v1_50/block4 at 224: field 483, effective stride 32, effective padding 239). The
+    2 pixels against this workbook's 241: TensorFlow's SAME 3 x 3 stride-2 pooling of a 112-wide
+    map pads (55 * 2 + 3 - 112) = 1 zero in total, all of it after, where this workbook pads one
+    before; a zero before the row, at jump 2, moves the field's start by 2."""
+    size, padding = resnet50_field(True)
+    slim = [("conv1", 7, 2), ("pool1", 3, 2)]         # TF-Slim: the stride in the last unit's 3 x 3, blocks 1-3
+    for units, stride in ((3, 2), (4, 2), (6, 2), (3, 1)):
+        slim += [(f"unit{u}.{k}", k, stride if (u == units and k == 3) else 1) for u in range(1, units + 1)
+                 for k in (1, 3, 1)]
+    assert field_sizes(slim)[-1][1:] == (size, 32)
+    same_total = (56 - 1) * 2 + 3 - 112
+    assert (size, same_total, same_total // 2) == (483, 1, 0)
+    assert padding - 1 * 2 == 239
+    text = prose("07-receptive-field-and-width")
+    assert "`resnet_v1_50/block4`) reports 483 pixels at effective stride 32 for TF-Slim's ResNet-50 v1" in text
+    assert f"padding, 239 at a 224 × 224 input, is 2 less than the {padding} above" in text

@@ -45,3 +45,17 @@ def inception_params(c_in, c1, r3, c3, r5, c5, proj):
 
     return (conv(c_in, c1, 1) + conv(c_in, r3, 1) + conv(r3, c3, 3) + conv(c_in, r5, 1)
             + conv(r5, c5, 5) + conv(c_in, proj, 1))
+
+
+def inception_macs(side, c_in, c1, r3, c3, r5, c5, proj):
+    """MACs of the same module on a ``side x side`` grid (stride 1, "same" padding):
+    K * K * C_in MACs per output value of each convolution; pooling does none."""
+    return side * side * (c_in * c1 + c_in * r3 + 9 * r3 * c3 + c_in * r5 + 25 * r5 * c5 + c_in * proj)
+
+
+# torchvision's AlexNet (Krizhevsky 2014, "One weird trick"): 64/192/384/256/256 maps on 3x224x224
+ALEX_TV_CONV_MACS = (55 * 55 * 64 * 3 * 11 * 11 + 27 * 27 * 192 * 64 * 25 + 13 * 13 * 384 * 192 * 9
+                     + 13 * 13 * 256 * 384 * 9 + 13 * 13 * 256 * 256 * 9)
+ALEX_TV_MACS = ALEX_TV_CONV_MACS + sum(i * o for i, o in ALEX_FC)
+ALEX_TV_PARAMS = (11 * 11 * 3 * 64 + 64) + (5 * 5 * 64 * 192 + 192) + (3 * 3 * 192 * 384 + 384) \
+    + (3 * 3 * 384 * 256 + 256) + (3 * 3 * 256 * 256 + 256) + ALEX_FC_PARAMS
