@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 
-__all__ = ["pipelines", "segments", "single_threaded", "split", "threads"]
+__all__ = ["on_calling_thread", "pipelines", "segments", "single_threaded", "split", "threads"]
 
 _NAMES = [(f"{prefix}_get_num_threads{suffix}", f"{prefix}_set_num_threads{suffix}")
           for prefix in ("scipy_openblas", "openblas") for suffix in ("64_", "")]
@@ -76,12 +76,37 @@ def single_threaded():
         put(before)
 
 
+_CALLING_THREAD = False
+
+
+@contextlib.contextmanager
+def on_calling_thread(enabled=True):
+    """Inside (if ``enabled``), :func:`pipelines` and :func:`split` run all their work on the
+    calling thread, the GEMMs with the BLAS's own threads: for work too small to pay for
+    handing half of each layer to another thread (see
+    :data:`helpers.engine.forward.PIPELINES_FROM_MACS`). Process-wide, like the BLAS setting.
+
+    >>> seen = []
+    >>> with on_calling_thread():
+    ...     split(4, lambda part, i, j: seen.append((part, i, j)), parts=2)
+    >>> seen
+    [(0, 0, 4)]
+    """
+    global _CALLING_THREAD
+    saved, _CALLING_THREAD = _CALLING_THREAD, enabled
+    try:
+        yield
+    finally:
+        _CALLING_THREAD = saved
+
+
 def pipelines(total, work):
     """Run ``work(pipeline, start, stop)`` over ``range(total)`` split into one part per
     BLAS thread, each part on its own thread with a single-threaded BLAS (so that each
     GEMM keeps one core and its own cache); or the whole range on this thread, with
-    the BLAS's own threads, where the BLAS cannot be switched or there is one item."""
-    if total < 2:
+    the BLAS's own threads, where the BLAS cannot be switched, there is one item, or
+    inside :func:`on_calling_thread`."""
+    if total < 2 or _CALLING_THREAD:
         work(0, 0, total)
         return
     with single_threaded() as cores:
@@ -124,7 +149,7 @@ def split(n, work, parts=None):
     [(0, 0, 2), (1, 2, 4), (2, 4, 7)]
     """
     global _POOL
-    parts = max(1, min(n, parts or threads() or 2))
+    parts = 1 if _CALLING_THREAD else max(1, min(n, parts or threads() or 2))
     if parts == 1:
         work(0, 0, n)
         return
