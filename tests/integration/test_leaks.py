@@ -1,4 +1,5 @@
-"""No student notebook shows a keyed answer, and no answer cell is one call to a helper.
+"""No student notebook shows a keyed answer; ``test_answer_cells.py`` checks that no answer
+cell is one call to a helper.
 
 Every student notebook (``notebooks/``) is run top to bottom with its answers blank
 (:mod:`student_run`, once per notebook for all tests here). From what a student then
@@ -45,9 +46,9 @@ import pytest
 from helpers.answers.judge import KEY_PATH, judge, load_key
 from helpers.answers.keying import make_entry
 from helpers.release.build import ROOT
-from helpers.release.notebooks import check_calls, question_cells, tags
+from helpers.release.notebooks import question_cells, tags
+from integration.student_copies import NOTEBOOKS, TIMING
 
-NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
 YES_NO = {"yes", "no", "true", "false"}
 
 # --- what a student sees ------------------------------------------------------------------------
@@ -114,10 +115,6 @@ def html_text(source):
     parser = _Text()
     parser.feed(source)
     return " ".join(parser.parts)
-
-
-TIMING = "# NBVAL_IGNORE_OUTPUT"
-"""First line of a cell whose outputs are machine-dependent measurements (see :func:`seen`)."""
 
 
 def seen(nb, executed):
@@ -224,83 +221,6 @@ def test_student_notebook_shows_no_keyed_answer(name, shown):
     assert not found, f"{len(found)} keyed answer(s) shown by the student copy:\n" + "\n".join(found)
 
 
-# --- answer cells are work, not one call -------------------------------------------------------------
-
-WHOLE_ANSWER = {"summary", "final_field", "receptive_field", "utilisation", "tiles", "balance_reuse",
-                "min_square_side", "ridge", "attainable", "gemm_intensity", "flops_per_byte",
-                "layer_intensity", "lowered_shapes", "walk", "trace"}
-"""Helpers that return a whole exercise's quantity: only solution-only cells may call them."""
-ONE_CALL_MODULES = {"formulas"}
-"""Helpers whose functions return one quantity: an answer must not be exactly one such call."""
-
-
-def _callee(node):
-    """``summary`` / ``systolic.utilisation`` / ``helpers.formulas.linear_macs`` -> its parts."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return parts[::-1]
-
-
-def helper_calls(source):
-    """Problems with one answer cell's source (the empty list when it is work).
-
-    Examples
-    --------
-    >>> helper_calls("util = systolic.utilisation(3, 48)\\ncheck('tpu.a', util)")
-    ['calls utilisation']
-    >>> helper_calls("macs = formulas.linear_macs(n, m)\\ncheck('d.m', macs)")
-    ['answers d.m with one call to formulas.linear_macs']
-    >>> helper_calls("macs = sum(formulas.conv2d_macs(*l) for l in layers)\\ncheck('v.m', macs)")
-    []
-    """
-    tree = ast.parse(source)
-    defined = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    problems = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("helpers"):
-            problems += [f"imports {a.name}" for a in node.names if a.name in WHOLE_ANSWER]
-        if isinstance(node, ast.Call):
-            parts = _callee(node.func)
-            if parts and parts[-1] in WHOLE_ANSWER and parts[-1] not in defined and (
-                    len(parts) == 1 or parts[0] in ("helpers", "systolic", "roofline", "receptive", "summaries",
-                                                    "lowering", "model")):
-                problems.append(f"calls {'.'.join(parts[-1:])}")
-    assigned = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            assigned[node.targets[0].id] = node.value
-    for call in check_calls(source):
-        tree_call = ast.parse(source[call.start:call.end], mode="eval").body if call.start >= 0 else None
-        if tree_call is None or len(tree_call.args) < 2:
-            continue
-        value = tree_call.args[1]
-        value = assigned.get(value.id, value) if isinstance(value, ast.Name) else value
-        if isinstance(value, ast.Call):
-            parts = _callee(value.func)
-            if len(parts) >= 2 and parts[-2] in ONE_CALL_MODULES:
-                problems.append(f"answers {call.qid} with one call to {'.'.join(parts[-2:])}")
-    return problems
-
-
-def answer_cells(nb):
-    """``(index, source)`` of the code cells that check an answer (solution-only cells excluded)."""
-    return [(i, c.source) for i, c in enumerate(nb.cells)
-            if c.cell_type == "code" and "solution" not in tags(c) and check_calls(c.source)]
-
-
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_answer_cells_are_work_not_a_helper_call(name):
-    problems = []
-    for tree in ("solutions", "notebooks"):
-        nb = nbformat.read(str(ROOT / tree / name), as_version=4)
-        problems += [f"{tree}/{name} cell {i}: {p}" for i, source in answer_cells(nb) for p in helper_calls(source)]
-    assert not problems, "\n".join(problems)
-
-
 # --- the detector itself ---------------------------------------------------------------------------
 
 def test_the_detector_finds_planted_leaks_and_spares_givens():
@@ -332,12 +252,6 @@ def test_timing_outputs_are_not_judged_but_other_outputs_and_markdown_are():
     assert list(seen(nb, executed)) == [(0, "markdown", "about 400 values"), (2, "stream", "400 values")]
 
 
-def test_answer_cell_rules():
-    assert helper_calls("s = summary('alexnet').totals['params']\ncheck('a.p', s)") == ["calls summary"]
-    assert helper_calls("from helpers.receptive import final_field\nx = 1\ncheck('r.f', x)") == ["imports final_field"]
-    assert helper_calls("def utilisation(r, c):\n    return r * c / 256**2\ncheck('t.a', utilisation(3, 48))") == []
-
-
 # --- tolerances are what the notebooks say ------------------------------------------------------------
 
 def _percent_forms(rtol):
@@ -355,45 +269,3 @@ def test_stated_tolerances_match_the_key(name):
                 if e["kind"] == "real" and e["rtol"] != 0.005
                 and not any(form in text for form in _percent_forms(e["rtol"]))]
     assert not unstated, f"{name}: tolerances the problem text does not state: {', '.join(unstated)}"
-
-
-# --- figures and imports that would hand over an answer ---------------------------------------------
-
-def _calls(source):
-    """``module.function`` (or ``function``) of every call in ``source``."""
-    return {".".join(_callee(n.func)[-2:]) for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)}
-
-
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_student_figures_are_not_drawn_from_counted_answers(name):
-    """A figure in a student copy (a cell ending in ``plt.show()``) is not drawn from a helper
-    that returns an exercise's quantity (``WHOLE_ANSWER``, ``formulas``): its bars, curves or
-    brightest cell would show the answer even where no label states it, and the text judge
-    above reads labels, not plotted values. Measurement cells (``# NBVAL_IGNORE_OUTPUT``) plot
-    timings; such figures belong in solution-only cells."""
-    nb = nbformat.read(str(ROOT / "notebooks" / name), as_version=4)
-    drawn = [(i, sorted(c for c in _calls(cell.source) if c.split(".")[-1] in WHOLE_ANSWER
-                        or c.split(".")[0] in ONE_CALL_MODULES))
-             for i, cell in enumerate(nb.cells)
-             if cell.cell_type == "code" and "plt.show()" in cell.source and not cell.source.startswith(TIMING)]
-    assert not [d for d in drawn if d[1]], f"{name}: figures drawn from answer helpers: {drawn}"
-
-
-EARLY_TOOLS = {   # whole-answer helpers a student copy may import before its last question, and why
-    "00-getting-started.ipynb": {"summary", "receptive_field"},   # the tour of the tools, on tiny-cnn
-    "10-alexnet-inference-cpu.ipynb": {"summary", "trace"},       # measurements after (a)-(c); no GPU answer
-    "06-inception.ipynb": {"summary"},        # (h), written: check your design with it; (a)-(f) come before
-}
-
-
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_student_copy_imports_no_whole_answer_helper_before_its_last_question(name):
-    """``final_field``, ``summary`` and the like return a whole exercise's quantity: a student
-    copy imports them only after its last question (a check or a written answer)."""
-    nb = nbformat.read(str(ROOT / "notebooks" / name), as_version=4)
-    last = max(i for i, c in enumerate(nb.cells)
-               if (c.cell_type == "code" and check_calls(c.source)) or "manual" in c.metadata.get("workbook", {}))
-    early = {a.name for c in nb.cells[:last] if c.cell_type == "code" for node in ast.walk(ast.parse(c.source))
-             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("helpers")
-             for a in node.names if a.name in WHOLE_ANSWER}
-    assert early <= EARLY_TOOLS.get(name, set()), f"{name} imports {sorted(early)} before its last question"
