@@ -1,8 +1,8 @@
 """The numpy inference engine: runs zoo models for real, and measures them.
 
 - :mod:`~helpers.engine.forward`: the forward pass (``forward``, ``init_params``).
-- :mod:`~helpers.engine.kernels`: convolution (im2col or plain GEMMs, fused epilogues, batch-norm folding) and
-  dense layers.
+- :mod:`~helpers.engine.kernels`: convolution (im2col or plain GEMMs, fused epilogues) and dense layers;
+  :mod:`~helpers.engine.weights`: filters as GEMM operands, batch norms folded into them (cached).
 - :mod:`~helpers.engine.winograd`: Winograd F(2×2, 3×3) for large 3 × 3 layers.
 - :mod:`~helpers.engine.buffers`: workspaces and the pool of activation buffers kept between passes.
 - :mod:`~helpers.engine.threads`: switching OpenBLAS's thread count; the per-core pipelines.

@@ -44,9 +44,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.engine import kernels
+from helpers.engine import kernels, weights
 from helpers.engine.backward_norm import channel_sums
-from helpers.engine.nhwc import tap_slices
+from helpers.engine.buffers import workspace
+from helpers.engine.nhwc import _windows, pad_nhwc, tap_slices
 from helpers.formulas import gemm_macs
 
 __all__ = ["conv2d_forward", "conv2d_backward", "linear_forward", "linear_backward", "relu_backward",
@@ -56,7 +57,7 @@ __all__ = ["conv2d_forward", "conv2d_backward", "linear_forward", "linear_backwa
 def _scratch(key, shape, dtype):
     """A reused float32 workspace, or fresh memory for other dtypes."""
     if dtype == np.float32:
-        return kernels.workspace(f"train_{key}", shape)
+        return workspace(f"train_{key}", shape)
     return np.empty(shape, dtype=dtype)
 
 
@@ -71,10 +72,10 @@ def _padded(x, pads):
     work). Other dtypes (the float64 tests) get fresh padded copies."""
     (top, bottom), (left, right) = pads
     if x.dtype != np.float32:
-        return kernels.pad_nhwc(x, top, bottom, left, right)
+        return pad_nhwc(x, top, bottom, left, right)
     _, h, w, c = x.shape
     key = f"train_padded_{(h + top + bottom, w + left + right, c)}_{pads}"   # images of one shape: one layout
-    return kernels.pad_nhwc(x, top, bottom, left, right, key=key, border=False)
+    return pad_nhwc(x, top, bottom, left, right, key=key, border=False)
 
 
 def _patch_blocks(xp, n, kernel, stride, dilation, out_hw, c_g, groups):
@@ -89,7 +90,7 @@ def _patch_blocks(xp, n, kernel, stride, dilation, out_hw, c_g, groups):
     for first in range(0, n, step):
         last = min(n, first + step)
         cols = _scratch("cols", ((last - first) * oh * ow, k), xp.dtype)
-        windows = kernels._windows(xp[first:last], kh, kw, stride, dilation, oh, ow)
+        windows = _windows(xp[first:last], kh, kw, stride, dilation, oh, ow)
         for g in range(groups):
             np.copyto(cols.reshape(last - first, oh, ow, kh, kw, c_g), windows[..., g * c_g:(g + 1) * c_g])
             yield first, last, g, cols
@@ -106,7 +107,7 @@ def conv2d_forward(x, weight, bias, stride, pads, dilation, groups, out_hw, macs
     xp = _padded(x, pads)
     y = np.empty((n, oh, ow, c_out), dtype=x.dtype)
     rows = y.reshape(n * oh * ow, c_out)
-    mats = [kernels.filter_matrix(weight, g, groups) for g in range(groups)]
+    mats = [weights.filter_matrix(weight, g, groups) for g in range(groups)]
     for first, last, g, cols in _patch_blocks(xp, n, (kh, kw), stride, dilation, out_hw, c_g, groups):
         target = rows[first * oh * ow:last * oh * ow, g * co_g:(g + 1) * co_g]
         if groups == 1:
@@ -172,7 +173,7 @@ def _backward_from_dy_patches(dy, x, weight, pads, dilation, macs):
     c_out, _, kh, kw = weight.shape
     k = kh * kw * c_out
     flipped = _flipped(weight, 1)
-    w_mat = kernels.filter_matrix(flipped, 0, 1)                    # (kh kw C_out, C)
+    w_mat = weights.filter_matrix(flipped, 0, 1)                    # (kh kw C_out, C)
     dyp = _padded(dy, _flipped_pads(weight, pads, dilation))
     dx = np.empty(x.shape, dtype=x.dtype)                   # C order, whatever x's strides
     dx_rows, x_rows = dx.reshape(n * h * w, c), x.reshape(n * h * w, c)
@@ -197,7 +198,7 @@ def _backward_from_input_patches(dy, x, weight, stride, pads, dilation, groups, 
     xp = _padded(x, pads)
     scatter = need_dx and not as_conv
     dxp = np.zeros((n, h + top + bottom, w + left + right, x.shape[3]), dtype=x.dtype) if scatter else None
-    mats = [kernels.filter_matrix(weight, g, groups) for g in range(groups)]
+    mats = [weights.filter_matrix(weight, g, groups) for g in range(groups)]
     dy_rows = dy.reshape(n * oh * ow, c_out)
     sums = [None] * groups
     for first, last, g, cols in _patch_blocks(xp, n, (kh, kw), stride, dilation, out_hw, c_g, groups):

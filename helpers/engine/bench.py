@@ -31,7 +31,7 @@ import numpy as np
 
 from helpers import engine, zoo
 from helpers.engine import kernels, threads, torch_bridge, turns, winograd
-from helpers.engine.buffers import DTYPE, POOL
+from helpers.engine.buffers import DTYPE, POOL, release_workspace
 from helpers.formulas import flops
 from helpers.summaries import summary
 
@@ -190,7 +190,7 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
     entry = zoo.entry(model_name)
     model, shape = entry.build(), entry.input_shape
     peak = gemm_peak()
-    kernels.release_workspace()
+    release_workspace()
     baseline = _current_rss_mib()
     params = engine.init_params(model, shape, seed=0)
     results = []

@@ -38,7 +38,7 @@ Design of the fast path (``conv="fast"``, the default):
   channels instead of the pixels, so that each GEMM keeps every row.
 - **Batch norm folded, the rest fused.** A batch norm right after a
   convolution is folded into its weights and bias (scale and bias in float64,
-  rounded once: :func:`helpers.engine.kernels.fold_batchnorm`); the ReLU after
+  rounded once: :func:`helpers.engine.weights.fold_batchnorm`); the ReLU after
   it, and in a residual block the addition of the shortcut and the ReLU after
   it, are applied to each block of the convolution's output right after its
   GEMM, while the block is in the core's cache. A residual ``Parallel``
@@ -75,8 +75,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.engine import kernels, threads, winograd
-from helpers.engine.buffers import POOL
+from helpers.engine import threads, weights, winograd
+from helpers.engine.buffers import POOL, outputs_into
 from helpers.engine.graph import LayerTime, Run
 from helpers.layers import (
     BatchNorm2d,
@@ -129,7 +129,7 @@ def clear_weight_caches():
     """Forget every derived weight the engine caches (GEMM layouts, folded batch norms,
     Winograd transforms). They are cached per parameter array, so replacing an array
     needs nothing; call this after editing one *in place*."""
-    kernels.clear_weight_caches()
+    weights.clear_weight_caches()
     winograd.clear_cache()
 
 
@@ -162,7 +162,7 @@ def forward(model, params, x, profile=False, conv="fast"):
     leaves = trace(model, x.shape[1:])                  # validates shapes before any work
     run = Run(params, conv, profile)
     try:
-        with kernels.outputs_into(POOL.take), threads.on_calling_thread(_small(model, leaves, x.shape[0])):
+        with outputs_into(POOL.take), threads.on_calling_thread(_small(model, leaves, x.shape[0])):
             # the NHWC copy is passed without a local name: holding it would keep its
             # buffer's old memory alive if a later layer grows that buffer
             y, _ = run.module(model, _nhwc_copy(x), x.ndim == 4, "")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helpers.engine import kernels, winograd
+from helpers.engine import kernels, pooling, weights, winograd
 from helpers.engine.buffers import POOL, new_output
 from helpers.engine.nhwc import flatten_nhwc, output_hw
 from helpers.layers import (
@@ -164,7 +164,7 @@ class Run:
         weight, bias = p["weight"], p.get("bias")
         for part, layer in rest:
             if isinstance(layer, BatchNorm2d):
-                weight, bias = kernels.fold_batchnorm(weight, bias, self.params[join_name(prefix, part)],
+                weight, bias = weights.fold_batchnorm(weight, bias, self.params[join_name(prefix, part)],
                                                       layer.eps, conv.groups)
         return name, conv, weight, bias, any(isinstance(layer, ReLU) for _, layer in rest)
 
@@ -264,19 +264,19 @@ class Run:
         if isinstance(layer, (MaxPool2d, AvgPool2d)):
             out_hw = output_hw(layer, x.shape, name)
             if isinstance(layer, MaxPool2d):
-                return kernels.max_pool(x, layer.kernel_pair, layer.stride_pair, layer.padding_pair,
+                return pooling.max_pool(x, layer.kernel_pair, layer.stride_pair, layer.padding_pair,
                                         layer.dilation_pair, out_hw), 0
-            return kernels.avg_pool(x, layer.kernel_pair, layer.stride_pair, layer.padding_pair,
+            return pooling.avg_pool(x, layer.kernel_pair, layer.stride_pair, layer.padding_pair,
                                     out_hw, layer.count_include_pad), 0
         if isinstance(layer, LocalResponseNorm):
-            return kernels.local_response_norm(x, layer.size, layer.alpha, layer.beta, layer.k), 0
+            return pooling.local_response_norm(x, layer.size, layer.alpha, layer.beta, layer.k), 0
         if isinstance(layer, GlobalAvgPool):
             return x.mean(axis=(1, 2), dtype=np.float32, out=new_output((x.shape[0], x.shape[3]))), 0
         if isinstance(layer, Flatten):
             return (flatten_nhwc(x, new_output((x.shape[0], x[0].size))) if x.ndim == 4 else x), 0
         if isinstance(layer, SpaceToDepth):
             output_hw(layer, x.shape, name)                                     # validates
-            return kernels.space_to_depth(x, layer.block), 0
+            return pooling.space_to_depth(x, layer.block), 0
         raise TypeError(f"{name}: the engine has no kernel for {layer.kind}")
 
     def conv2d(self, layer, name, x, weight, bias, relu=False, add=None, then=None):

@@ -1,13 +1,14 @@
 """Fast NHWC kernels for :mod:`helpers.engine` (float32, numpy + BLAS): convolution
 and dense layers. Winograd convolution is in :mod:`helpers.engine.winograd`; pooling,
-LRN and space-to-depth in :mod:`helpers.engine.pooling` (importable from here too);
-workspaces in :mod:`helpers.engine.buffers`; the pipelines in :mod:`helpers.engine.threads`.
+LRN and space-to-depth in :mod:`helpers.engine.pooling`; workspaces in
+:mod:`helpers.engine.buffers`; the pipelines in :mod:`helpers.engine.threads`; the GEMM
+layouts of the weights and folded batch norms in :mod:`helpers.engine.weights`.
 
 Activations are ``(N, H, W, C)``: channels last, so a convolution's output
 ``(N*H*W, C_out)`` *is* the next layer's input, with no transpose between
 layers, and a receptive-field patch is a few contiguous runs of memory.
 
-Convolution is lowered to GEMMs in pipelines (:func:`pipelines`, one per core),
+Convolution is lowered to GEMMs in pipelines (:func:`helpers.engine.threads.pipelines`, one per core),
 each over its share of the batch's output rows with a single-threaded BLAS: a block of
 rows has its patches gathered into the pipeline's own small workspace
 (im2col, columns ordered (row tap, column tap, channel), so that with
@@ -21,49 +22,21 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from helpers.engine.buffers import (  # noqa: F401
-    DTYPE,
-    POOL,
-    new_output,
-    outputs_into,
-    release_workspace,
-    workspace,
-    workspace_bytes_held,
-)
+from helpers.engine import weights
+from helpers.engine.buffers import DTYPE, new_output, workspace, workspace_bytes_held
 from helpers.engine.nhwc import _windows, pad_nhwc
-
-# pooling and normalisation live in their own module; their names stay importable from here
-from helpers.engine.pooling import (
-    avg_pool,
-    local_response_norm,
-    max_pool,
-    space_to_depth,
-)
 from helpers.engine.threads import pipelines, segments, threads
+from helpers.engine.weights import gemm_weights
 
 __all__ = [
     "BLOCK_BYTES",
     "COLUMN_SPLIT_ROWS",
-    "avg_pool",
-    "clear_weight_caches",
     "conv2d",
-    "filter_matrix",
     "finish",
-    "fold_batchnorm",
     "items_per_block",
     "linear",
-    "local_response_norm",
-    "max_pool",
-    "new_output",
-    "outputs_into",
-    "pad_nhwc",
-    "pipelines",
     "pointwise_then",
-    "release_workspace",
     "run_then",
-    "segments",
-    "space_to_depth",
-    "workspace",
     "workspace_bytes",
 ]
 
@@ -79,8 +52,7 @@ def workspace_bytes():
     """Bytes these kernels hold besides weights and activation buffers: cached workspaces
     and cached derived weights (GEMM layouts, batch norms folded into them). (Winograd's transformed weights:
     :func:`helpers.engine.winograd.cache_bytes`.)"""
-    folded = sum(r[0].nbytes + r[1].nbytes for _, r in _FOLDED.values() if r[0].base is None)
-    return workspace_bytes_held() + sum(entry[2].nbytes for entry in _W_CACHE.values()) + folded
+    return workspace_bytes_held() + weights.cache_bytes()
 
 
 def items_per_block(n, per_image, budget):
@@ -94,102 +66,6 @@ def items_per_block(n, per_image, budget):
     most = max(1, min(n, budget // max(per_image, 1)))
     pieces = -(-n // most)
     return -(-n // pieces)
-
-
-_W_CACHE = {}
-
-
-def _remember(key, weight, bias, w_mat):
-    if len(_W_CACHE) > 512:
-        _W_CACHE.clear()
-    _W_CACHE[key] = (weight, bias, w_mat)
-
-
-def filter_matrix(weight, g, groups):
-    """Group ``g``'s filter (torch layout ``(C_out, C_in/g, K_h, K_w)``) as the
-    ``(K_h K_w C_g, C_out/g)`` GEMM operand whose rows follow the im2col columns
-    (row tap, column tap, channel); a view where numpy can make one.
-
-    >>> filter_matrix(np.arange(8.0).reshape(2, 1, 2, 2), 0, 1)[:, 1].tolist()   # output 1's taps
-    [4.0, 5.0, 6.0, 7.0]
-    """
-    c_out, c_g, kh, kw = weight.shape
-    co_g = c_out // groups
-    return weight[g * co_g:(g + 1) * co_g].transpose(2, 3, 1, 0).reshape(kh * kw * c_g, co_g)
-
-
-def _gemm_weights(weight, bias, g, groups):
-    """Group ``g``'s filter as a ``(kh*kw*C_g + 1, C_out/g)`` GEMM operand whose last row is
-    the bias; cached per weight array (it is rebuilt only if the arrays change)."""
-    key = (id(weight), id(bias), g)
-    hit = _W_CACHE.get(key)
-    if hit is not None and hit[0] is weight and hit[1] is bias:
-        return hit[2]
-    c_out, c_g, kh, kw = weight.shape
-    co_g, k = c_out // groups, kh * kw * c_g
-    w_mat = np.empty((k + 1, co_g), dtype=np.float32)
-    w_mat[:k] = filter_matrix(weight, g, groups)
-    w_mat[k] = 0.0 if bias is None else bias[g * co_g:(g + 1) * co_g]
-    _remember(key, weight, bias, w_mat)
-    return w_mat
-
-
-_FOLDED = {}
-
-
-def fold_batchnorm(weight, bias, bn, eps, groups=1):
-    """A convolution followed by an inference batch norm ``bn`` (a dict of ``weight``,
-    ``bias``, ``running_mean``, ``running_var``), as one convolution:
-    ``(weight * scale, (bias - mean) * scale + shift)`` with ``scale = gamma / sqrt(var + eps)``.
-
-    The per-channel scale and the bias are computed in float64 and rounded once; each
-    weight is then one float32 product, so the folded layer differs from the two
-    layers only by float32 rounding (and no weight-sized float64 temporaries are made).
-    Cached per set of arrays, like the GEMM layouts (treat parameter arrays as immutable,
-    or call :func:`clear_weight_caches` after editing one in place). For an ungrouped
-    convolution the returned arrays are views of their GEMM layout, cached as
-    :func:`conv2d` uses it: folding costs no memory beyond the layout the unfolded
-    convolution would cache.
-
-    >>> w = np.ones((2, 1, 1, 1), np.float32)
-    >>> bn = {"weight": np.float32([2, 3]), "bias": np.float32([0.5, -1]),
-    ...       "running_mean": np.float32([0, 0]), "running_var": np.float32([1, 1])}
-    >>> fw, fb = fold_batchnorm(w, None, bn, eps=0.0)
-    >>> fw.ravel().tolist(), fb.tolist()
-    ([2.0, 3.0], [0.5, -1.0])
-    """
-    arrays = (weight, bias, bn["weight"], bn["bias"], bn["running_mean"], bn["running_var"])
-    key = (*map(id, arrays), eps, groups)
-    hit = _FOLDED.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], arrays, strict=True)):
-        return hit[1]
-    scale = bn["weight"].astype(np.float64) / np.sqrt(bn["running_var"].astype(np.float64) + eps)
-    shift = bn["bias"].astype(np.float64) - bn["running_mean"].astype(np.float64) * scale
-    folded_b = ((0.0 if bias is None else bias.astype(np.float64)) * scale + shift).astype(np.float32)
-    scale = scale.astype(np.float32)           # per channel; the weights are scaled in float32
-    if groups != 1:
-        result = weight * scale[:, None, None, None], folded_b
-    else:
-        c_out, c_in, kh, kw = weight.shape
-        k = kh * kw * c_in
-        w_mat = np.empty((k + 1, c_out), dtype=np.float32)
-        layout = w_mat[:k].reshape(kh, kw, c_in, c_out)        # a view: no weight-sized temporaries
-        np.multiply(weight.transpose(2, 3, 1, 0), scale, out=layout)
-        w_mat[k] = folded_b
-        result = layout.transpose(3, 2, 0, 1), w_mat[k]
-        _remember((id(result[0]), id(result[1]), 0), *result, w_mat)
-    if len(_FOLDED) > 512:
-        _FOLDED.clear()
-    _FOLDED[key] = (arrays, result)
-    return result
-
-
-def clear_weight_caches():
-    """Forget the cached GEMM layouts and folded batch norms (needed only after a
-    parameter array was edited in place; :func:`helpers.engine.forward.clear_weight_caches`
-    also forgets Winograd's transforms)."""
-    _W_CACHE.clear()
-    _FOLDED.clear()
 
 
 def finish(rows, bias=None, add=None, relu=False):
@@ -247,7 +123,7 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None,
     oh, ow = out_hw
     co_g, k = c_out // groups, kh * kw * c_g
     y = new_output((n, oh, ow, c_out))
-    w_mats = [_gemm_weights(weight, bias, g, groups) for g in range(groups)]
+    w_mats = [gemm_weights(weight, bias, g, groups) for g in range(groups)]
     add_rows = None if add is None else add.reshape(n * oh * ow, c_out)
     by_columns = groups == 1 and n * oh * ow < COLUMN_SPLIT_ROWS * (threads() or 1) and c_out >= 128
     if (kh, kw, groups) == (1, 1, 1) and stride == (1, 1) and not any(pads[0] + pads[1]):
@@ -313,7 +189,7 @@ def pointwise_then(weight, bias, out, add=None, relu=False, budget=None):
     >>> out.ravel().tolist()
     [0.0, 3.0, 7.0]
     """
-    w_mat = _gemm_weights(weight, bias, 0, 1)
+    w_mat = gemm_weights(weight, bias, 0, 1)
     k, c_out = w_mat.shape[0] - 1, w_mat.shape[1]
     w, b = w_mat[:k], (w_mat[k] if bias is not None else None)
     out_rows = out.reshape(-1, c_out)

@@ -12,16 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.engine.kernels import (
-    DTYPE,
-    finish,
-    items_per_block,
-    new_output,
-    pad_nhwc,
-    pipelines,
-    segments,
-    workspace,
-)
+from helpers.engine.buffers import DTYPE, new_output, workspace
+from helpers.engine.kernels import finish, items_per_block
+from helpers.engine.nhwc import pad_nhwc
+from helpers.engine.threads import pipelines, segments
 
 __all__ = ["BLOCK_BYTES", "WINOGRAD_MIN_TILES", "cache_bytes", "clear_cache", "conv2d_winograd", "tile_count",
            "tile_grid", "winograd_applies", "winograd_weights"]
@@ -153,12 +147,12 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, a
     ``(tiles x C_in) @ (C_in x C_out)`` between an input transform
     ``B^T d B`` and an output transform ``A^T m A`` (Lavin & Gray, 2016).
     The rows of tiles of the batch are split between the pipelines
-    (:func:`helpers.kernels.pipelines`, one per core), each transforming, multiplying and
+    (:func:`helpers.engine.threads.pipelines`, one per core), each transforming, multiplying and
     transforming back a block of rows at a time in buffers of about ``budget``
     bytes (default ``BLOCK_BYTES``). The bias, ``add`` (a residual of the output's
     shape) and ``relu`` are applied to each block of output rows as soon as it is
-    transformed (:func:`helpers.kernels.finish`); ``then``, the next layer of a chain, is run by each
-    pipeline on the output pixels it has computed, as in :func:`helpers.kernels.conv2d`.
+    transformed (:func:`helpers.engine.kernels.finish`); ``then``, the next layer of a chain, is run by each
+    pipeline on the output pixels it has computed, as in :func:`helpers.engine.kernels.conv2d`.
     Returns ``(y, workspace_bytes)``.
     """
     n, _, _, c_in = x.shape

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import engine, zoo
-from helpers.engine import kernels
+from helpers.engine import pooling
 from helpers.layers import (
     AvgPool2d,
     BatchNorm2d,
@@ -134,7 +134,7 @@ def test_restacked_convolution_equals_original_in_the_engine():
     np.testing.assert_allclose(engine.forward(restacked, stacked, x), engine.forward(original, params, x),
                                rtol=1e-4, atol=1e-4)
     nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-    np.testing.assert_array_equal(kernels.space_to_depth(nhwc, 4)[1],
+    np.testing.assert_array_equal(pooling.space_to_depth(nhwc, 4)[1],
                                   space_to_depth(x[1], 4).transpose(1, 2, 0))
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import engine
-from helpers.engine import kernels, winograd
+from helpers.engine import kernels, weights, winograd
 from helpers.engine.buffers import POOL, ActivationPool
 from helpers.layers import BatchNorm2d, Conv2d, GlobalAvgPool, Linear, MaxPool2d, ReLU
 from helpers.model import Parallel, Sequential
@@ -79,7 +79,7 @@ def test_fold_batchnorm_is_the_definition_and_cached():
     bn = {"weight": rng.uniform(-2, 2, 6).astype(np.float32), "bias": rng.standard_normal(6).astype(np.float32),
           "running_mean": rng.standard_normal(6).astype(np.float32),
           "running_var": rng.uniform(0.1, 2, 6).astype(np.float32)}
-    fw, fb = kernels.fold_batchnorm(w, b, bn, 1e-3)
+    fw, fb = weights.fold_batchnorm(w, b, bn, 1e-3)
     x = rng.standard_normal((3, 5, 5))
     conv, _ = naive_conv_counting(x, w.astype(np.float64), 1, 1, 1, 1)
     conv += b[:, None, None]
@@ -90,12 +90,12 @@ def test_fold_batchnorm_is_the_definition_and_cached():
     ref = (conv - c(bn["running_mean"])) / np.sqrt(c(bn["running_var"]) + 1e-3) * c(bn["weight"]) + c(bn["bias"])
     folded, _ = naive_conv_counting(x, fw.astype(np.float64), 1, 1, 1, 1)
     np.testing.assert_allclose(folded + fb[:, None, None], ref, rtol=1e-5, atol=1e-5)
-    assert kernels.fold_batchnorm(w, b, bn, 1e-3)[0] is fw                     # cached
+    assert weights.fold_batchnorm(w, b, bn, 1e-3)[0] is fw                     # cached
     moved = dict(bn, running_mean=bn["running_mean"] + 1)                      # a new array: folded again
-    assert not np.allclose(kernels.fold_batchnorm(w, b, moved, 1e-3)[1], fb)
+    assert not np.allclose(weights.fold_batchnorm(w, b, moved, 1e-3)[1], fb)
     engine.clear_weight_caches()
-    assert kernels.fold_batchnorm(w, b, bn, 1e-3)[0] is not fw
-    np.testing.assert_array_equal(kernels.fold_batchnorm(w, b, bn, 1e-3)[1], fb)
+    assert weights.fold_batchnorm(w, b, bn, 1e-3)[0] is not fw
+    np.testing.assert_array_equal(weights.fold_batchnorm(w, b, bn, 1e-3)[1], fb)
 
 
 def _reference(x, w, b, stride, pad, add, relu):
