@@ -1,4 +1,4 @@
-"""Answer cells are work: no student copy hands over an exercise's quantity through a helper.
+"""Answer cells are work, and no student copy hands over an exercise's quantity through a helper.
 
 An answer cell (a code cell that calls ``check``, solution-only cells excluded) of a solution
 or a student copy neither imports nor calls a helper that returns a whole exercise's quantity
