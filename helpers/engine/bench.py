@@ -147,7 +147,7 @@ def _torch_input(x, layout):
 def _side_by_side(model, params, x, modules, repeats):
     """Median end-to-end times (ms) of the engine and of each torch module, timed in
     turns (:func:`helpers.engine.turns.in_turns`: engine, torch NCHW, torch channels-last, engine, ...);
-    and the torch outputs."""
+    and every contestant's last output (the engine's from an unprofiled pass, the one timed)."""
     import torch
     runs = {"engine": lambda: engine.forward(model, params, x)}
     inputs = {layout: _torch_input(x, layout) for layout in modules}
@@ -156,7 +156,7 @@ def _side_by_side(model, params, x, modules, repeats):
     with torch.inference_mode():
         times, outputs = turns.in_turns(runs, repeats)
     return ({name: 1e3 * statistics.median(t) for name, t in times.items()},
-            {name: np.asarray(out) for name, out in outputs.items() if name != "engine"})
+            {name: np.asarray(out) for name, out in outputs.items()})
 
 
 def _torch_leaf_times(module, leaves, xt, repeats):
@@ -228,8 +228,8 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
                         "two_largest_activations_mib": round(two_largest / 2**20, 1),
                         "rss_ratio": round((rss - baseline) / max(budget, 1e-9), 3) if measured else None,
                         "rss_budget_mib": round(budget + baseline, 1) if measured else None,
-                        "layers": layers, "_y": y})
-        del x, y          # the next batch's peak should not include this one's input
+                        "layers": layers})
+        del x, y          # the next batch's peak should not include this one's input or output
     if use_torch and torch_bridge.available():
         modules = _torch_modules(model, params, shape)
         for result in results:
@@ -238,15 +238,13 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
             result.update({"engine_side_ms": round(ms["engine"], 2), "torch_ms": round(ms["nchw"], 2),
                            "torch_cl_ms": round(ms["channels_last"], 2),
                            "engine_over_torch": round(ms["engine"] / min(ms["nchw"], ms["channels_last"]), 3),
-                           "max_rel_error": max(float(np.abs(result["_y"] - ty).max() / (np.abs(ty).max() or 1))
-                                                for ty in outputs.values())})
+                           "max_rel_error": max(float(np.abs(outputs["engine"] - ty).max() / (np.abs(ty).max() or 1))
+                                                for name, ty in outputs.items() if name != "engine")})
             for layout, key in (("nchw", "torch_ms"), ("channels_last", "torch_cl_ms")):
                 module, leaves = modules[layout]
                 per_leaf = _torch_leaf_times(module, leaves, _torch_input(x, layout), repeats)
                 for layer in result["layers"]:
                     layer[key] = round(per_leaf[layer["name"]], 3)
-    for result in results:
-        del result["_y"]
     return {"model": model_name, "env": environment(), "results": results}
 
 

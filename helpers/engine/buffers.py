@@ -137,7 +137,11 @@ class ActivationPool:
                 index = len(self.buffers)
                 self.buffers.append(None)
                 self.addresses.append(None)
-            self.buffers[index] = _mapped(size)
+            try:
+                self.buffers[index] = _mapped(size)
+            except BaseException:
+                self.buffers[index], self.addresses[index] = _mapped(0), None   # an empty slot, not a hole
+                raise
             self.addresses[index] = _address(self.buffers[index]) if size else None
         self.free.discard(index)
         return self.buffers[index][:size].reshape(shape)

@@ -25,8 +25,9 @@ Design of the fast path (``conv="fast"``, the default):
   same way, so the BLAS's own threads never wake (after a call they spin for
   a while and would steal the cores from the next layer). Without a
   switchable BLAS everything runs as one pipeline with the BLAS's threads,
-  and so does a pass whose layers are small (:data:`PIPELINES_FROM_MACS`):
-  there, handing half of each layer to another thread costs more than it saves.
+  and so does a pass whose layers are small
+  (:data:`helpers.engine.threads.PIPELINES_FROM_MACS`): there, handing half of each
+  layer to another thread costs more than it saves.
   (Summing ``F_r F_c`` shifted GEMMs, notebook 03's other lowering, avoids
   the gather but runs ``F_r F_c`` thinner GEMMs and accumulates through
   memory; on this machine the gathered GEMM was faster.)
@@ -85,7 +86,7 @@ from helpers.layers import (
 )
 from helpers.model import trace
 
-__all__ = ["PIPELINES_FROM_MACS", "LayerTime", "clear_weight_caches", "forward", "init_params", "param_count"]
+__all__ = ["LayerTime", "clear_weight_caches", "forward", "init_params", "param_count"]
 
 
 def init_params(model, input_shape, seed=0):
@@ -173,29 +174,18 @@ def forward(model, params, x, profile=False, conv="fast"):
     return (y, [run.times[name] for name, *_ in leaves]) if profile else y
 
 
-PIPELINES_FROM_MACS = 120_000_000
-"""From this many MACs per convolution or dense layer (the mean over a pass), a forward pass
-runs its layers as pipelines, one per core (see the module's notes); below it, on the
-calling thread with the BLAS's own threads. Handing half of a layer to another thread
-costs this 2-core VM 60-220 us (it halts an idle vCPU; waking it is slow), and small
-layers do not pay for it. Measured side by side in one process (``in_turns``, engine time
-on the calling thread / with pipelines): ResNet-50 at batch 1 (76 M MACs per layer) 0.89
-and 0.97, at batch 2 (151 M) 1.05; AlexNet at batch 2 (284 M) 1.12; VGG-16 at batch 1
-(967 M) 1.13. The boundary is not sharp: AlexNet at batch 1 (142 M, so on pipelines) ran
-0.90 on the calling thread in the one measurement made."""
-
 _SMALL = {}
 
 
 def _small(model, leaves, batch):
     """Whether a pass of ``model`` over ``batch`` inputs has fewer than
-    :data:`PIPELINES_FROM_MACS` per convolution or dense layer; worked out once per model
-    and input (a model edited in place keeps its first answer, which only affects speed)."""
+    :data:`helpers.engine.threads.PIPELINES_FROM_MACS` per convolution or dense layer (the
+    mean; worked out once per model and input, compared on every call)."""
     key = (id(model), leaves[0][2] if leaves else (), batch)
     hit = _SMALL.get(key)
     if hit is None or hit[0] is not model:
         macs = [layer.macs(shape) for _, layer, shape, _ in leaves if isinstance(layer, (Conv2d, Linear))]
         if len(_SMALL) > 256:
             _SMALL.clear()
-        hit = _SMALL[key] = (model, batch * sum(macs) < PIPELINES_FROM_MACS * max(1, len(macs)))
-    return hit[1]
+        hit = _SMALL[key] = (model, batch * sum(macs) / max(1, len(macs)))
+    return hit[1] < threads.PIPELINES_FROM_MACS

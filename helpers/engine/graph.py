@@ -53,8 +53,9 @@ _GEOMETRY = {}
 
 def _geometry(layer, name, x_shape, channels):
     """A convolution's ``((H_out, W_out), pads, whether Winograd applies)`` for an NHWC
-    input of ``x_shape``, worked out once per layer and shape: with ~50 convolutions a pass,
-    the spec's checks would otherwise cost a millisecond or more of every pass."""
+    input of ``x_shape``, worked out once per layer and shape: the spec's checks are already
+    made once per pass by the trace, and repeating them for ~50 convolutions cost ResNet-50
+    a few tenths of a millisecond per pass."""
     key = (id(layer), x_shape, channels)
     hit = _GEOMETRY.get(key)
     if hit is not None and hit[0] is layer:
@@ -77,10 +78,10 @@ def _conv_group_at(children, i):
 
 
 def _pointwise(layer):
-    """Whether ``layer`` is a 1x1, stride-1, unpadded, ungrouped convolution: one that
-    needs only the pixels at its own positions, so it can follow a convolution pixel by pixel."""
-    return (isinstance(layer, Conv2d) and layer.kernel_pair == (1, 1) and layer.stride_pair == (1, 1)
-            and layer.groups == 1 and not any(layer.pads()[0] + layer.pads()[1]))
+    """Whether ``layer`` is a convolution that needs only the pixels at its own positions
+    (:func:`helpers.engine.kernels.is_pointwise`), so it can follow a convolution pixel by pixel."""
+    return isinstance(layer, Conv2d) and kernels.is_pointwise(layer.kernel_pair, layer.stride_pair, layer.pads(),
+                                                               layer.groups)
 
 
 class Run:
@@ -171,30 +172,44 @@ class Run:
     def conv_group(self, group, x, owned, prefix, tail, chained=None):
         """A convolution with the batch norm folded into its weights and the ReLU (or
         ``tail``) applied to each block of its output as it is computed. ``chained``: a 1x1
-        convolution group right after it, run by each pipeline on the pixels it has just
-        computed (:func:`helpers.engine.kernels.pointwise_then`); the ``tail`` is then its."""
+        convolution group right after it (the ``tail`` is then its), see :meth:`chain_pair`."""
+        if chained:
+            return self.chain_pair(group, chained, x, owned, prefix, tail)
         name, conv, weight, bias, relu = self.folded(group, prefix)
         start = time.perf_counter() if self.profile else None
-        then = out = None
-        if chained:
-            name2, conv2, weight2, bias2, relu2 = self.folded(chained, prefix)
-            (oh, ow), _, _ = _geometry(conv, name, x.shape, min(x.shape[3], weight.shape[0]))
-            _geometry(conv2, name2, (x.shape[0], oh, ow, weight.shape[0]), 1)          # validates
-            add2, relu2 = (tail[0], tail[1]) if tail else (None, relu2)
-            out = new_output((x.shape[0], oh, ow, weight2.shape[0]))
-            then, tail = kernels.pointwise_then(weight2, bias2, out, add2, relu2), None
         add, relu = (tail[0], tail[1]) if tail else (None, relu)
-        y, work = self.conv2d(conv, name, x, weight, bias, relu=relu, add=add, then=then)
+        y, work = self.conv2d(conv, name, x, weight, bias, relu=relu, add=add)
         self.record(name, conv.kind, start, y.nbytes + work)
-        for part, layer in [*group[1:], *(chained or ())]:
+        for part, layer in group[1:]:
             self.record(join_name(prefix, part), layer.kind, None, 0)
         if owned:
             _release(x, y)
-        if chained:
-            self.record(name2, conv2.kind, None, out.nbytes)
-            POOL.release(y)
-            y = out
         return y, True
+
+    def chain_pair(self, group, chained, x, owned, prefix, tail):
+        """A convolution group and the 1x1 convolution group after it in one set of
+        pipelines: each pipeline runs the 1x1 layer (:func:`helpers.engine.kernels.pointwise_then`)
+        on its share of the first layer's output once computed, a hand-over fewer. Where
+        either layer would split its output channels between the pipelines instead of its
+        pixels (:func:`helpers.engine.kernels.splits_channels`), they run one after the other.
+        (Never in a profile, which times every layer on its own.)"""
+        name, conv, weight, bias, relu = self.folded(group, prefix)
+        name2, _, weight2, bias2, relu2 = self.folded(chained, prefix)
+        (oh, ow), _, use_winograd = _geometry(conv, name, x.shape, min(x.shape[3], weight.shape[0]))
+        pixels = x.shape[0] * oh * ow
+        first_splits = (not (self.conv == "fast" and use_winograd)
+                        and kernels.splits_channels(pixels, weight.shape[0], conv.groups))
+        if first_splits or kernels.splits_channels(pixels, weight2.shape[0]):
+            y, owned = self.conv_group(group, x, owned, prefix, None)
+            return self.conv_group(chained, y, owned, prefix, tail)
+        add2, relu2 = (tail[0], tail[1]) if tail else (None, relu2)
+        out = new_output((x.shape[0], oh, ow, weight2.shape[0]))
+        then = kernels.pointwise_then(weight2, bias2, out, add2, relu2)
+        y, _ = self.conv2d(conv, name, x, weight, bias, relu=relu, then=then)
+        if owned:
+            _release(x, y)
+        POOL.release(y)
+        return out, True
 
     def residual(self, module, x, owned, prefix, relu_name):
         """``ReLU(main(x) + sum of the other branches)``: the other branches first, then

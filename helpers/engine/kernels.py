@@ -35,8 +35,10 @@ __all__ = [
     "finish",
     "items_per_block",
     "linear",
+    "is_pointwise",
     "pointwise_then",
     "run_then",
+    "splits_channels",
     "workspace_bytes",
 ]
 
@@ -113,9 +115,10 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None,
 
     ``then(thread, y_rows, start, stop)``, if given, is the next layer of a chain that
     needs only the output pixels it is given (:func:`pointwise_then`: a 1x1 convolution);
-    ``y_rows`` is the output as ``(N oh ow, C_out)`` rows. Each pipeline calls it on the
-    pixels it has just computed, so that the next layer costs no hand-over between
-    threads; with the channels split instead, it runs afterwards in pipelines of its own.
+    ``y_rows`` is the output as ``(N oh ow, C_out)`` rows. Each pipeline calls it once it
+    has computed its whole share, on that share's pixels, so that the next layer costs no
+    hand-over between threads; with the channels split instead (:func:`splits_channels`),
+    it runs afterwards in pipelines of its own over rows (:func:`run_then`).
     Returns ``(y, workspace_bytes)``, ``y`` of shape ``(N, oh, ow, C_out)``.
     """
     n = x.shape[0]
@@ -125,8 +128,8 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None,
     y = new_output((n, oh, ow, c_out))
     w_mats = [gemm_weights(weight, bias, g, groups) for g in range(groups)]
     add_rows = None if add is None else add.reshape(n * oh * ow, c_out)
-    by_columns = groups == 1 and n * oh * ow < COLUMN_SPLIT_ROWS * (threads() or 1) and c_out >= 128
-    if (kh, kw, groups) == (1, 1, 1) and stride == (1, 1) and not any(pads[0] + pads[1]):
+    by_columns = splits_channels(n * oh * ow, c_out, groups)
+    if is_pointwise((kh, kw), stride, pads, groups):
         _pointwise(np.ascontiguousarray(x).reshape(n * oh * ow, c_g), w_mats[0], bias is not None,
                    y.reshape(n * oh * ow, c_out), add_rows, relu, by_columns, budget, then)
         return y, 0
@@ -169,6 +172,34 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None,
     return y, sum(held) + (xp.nbytes if xp is not x else 0)
 
 
+def splits_channels(pixels, c_out, groups=1):
+    """Whether :func:`conv2d` splits a layer's output channels between the pipelines rather
+    than its ``pixels`` (rows of the batch's output): too few pixels per pipeline
+    (``COLUMN_SPLIT_ROWS``), an ungrouped layer, and channels enough to split.
+
+    >>> splits_channels(49, 512), splits_channels(49, 64), splits_channels(100_000, 512)
+    (True, False, False)
+    """
+    return groups == 1 and pixels < COLUMN_SPLIT_ROWS * (threads() or 1) and c_out >= 128
+
+
+def is_pointwise(kernel, stride, pads, groups):
+    """Whether a convolution is 1x1, stride 1, unpadded and ungrouped: its NHWC input rows
+    are its patch matrix, and each output pixel needs only the input pixel at its place.
+
+    >>> is_pointwise((1, 1), (1, 1), ((0, 0), (0, 0)), 1), is_pointwise((1, 1), (2, 2), ((0, 0), (0, 0)), 1)
+    (True, False)
+    """
+    return tuple(kernel) == (1, 1) and tuple(stride) == (1, 1) and groups == 1 and not any(pads[0] + pads[1])
+
+
+def _weights_and_bias(w_mat, has_bias):
+    """A cached GEMM operand (:func:`helpers.engine.weights.gemm_weights`) as its filter rows
+    and its bias row (``None`` without a bias)."""
+    k = w_mat.shape[0] - 1
+    return w_mat[:k], (w_mat[k] if has_bias else None)
+
+
 def run_then(then, y_rows):
     """Run a chain's next layer (``then``, see :func:`conv2d`) over all of ``y_rows``, in
     pipelines of its own (when the layer before could not hand it its pixels)."""
@@ -189,9 +220,8 @@ def pointwise_then(weight, bias, out, add=None, relu=False, budget=None):
     >>> out.ravel().tolist()
     [0.0, 3.0, 7.0]
     """
-    w_mat = gemm_weights(weight, bias, 0, 1)
-    k, c_out = w_mat.shape[0] - 1, w_mat.shape[1]
-    w, b = w_mat[:k], (w_mat[k] if bias is not None else None)
+    w, b = _weights_and_bias(gemm_weights(weight, bias, 0, 1), bias is not None)
+    c_out = w.shape[1]
     out_rows = out.reshape(-1, c_out)
     add_rows = None if add is None else add.reshape(-1, c_out)
 
@@ -214,8 +244,7 @@ def _pointwise_rows(x_rows, w, b, y_rows, add_rows, relu, start, stop, budget):
 def _pointwise(x_rows, w_mat, has_bias, y_rows, add_rows, relu, by_columns, budget, then=None):
     """A 1x1 stride-1 convolution as GEMMs straight from its input rows (:func:`_pointwise_rows`),
     or with few rows, each pipeline on a share of the output channels."""
-    k = x_rows.shape[1]
-    w, b = w_mat[:k], (w_mat[k] if has_bias else None)
+    w, b = _weights_and_bias(w_mat, has_bias)
 
     def rows(thread, start, stop):
         _pointwise_rows(x_rows, w, b, y_rows, add_rows, relu, start, stop, budget)

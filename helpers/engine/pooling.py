@@ -1,6 +1,7 @@
 """Pooling, local response normalisation and space-to-depth for :mod:`helpers.engine`
-(NHWC, float32), each split between threads by rows of output
-(:func:`helpers.engine.threads.split`), so that one image uses every core too.
+(NHWC, float32). Pooling and LRN split their rows of output between threads
+(:func:`helpers.engine.threads.split`), so that one image uses every core too;
+space-to-depth is one copy.
 """
 
 from __future__ import annotations
@@ -95,14 +96,15 @@ def max_pool(x, kernel, stride, padding, dilation, out_hw):
 def _by_rows(x, out_hw, kernel, stride, padding, dilation, one, fill):
     """Apply a windowed reduction to the batch, its output rows split between threads
     (:func:`helpers.engine.threads.split`; rows, not images, so that a single image uses
-    every core too). For each piece of rows of one image, ``one(band, thread, out)``
-    gets the input rows those outputs read, already padded with ``fill`` (columns to the
-    padded width, rows wherever the piece's windows reach past the input), and writes
-    the results for output rows ``rows`` (a slice) into ``out``."""
+    every core too). For each piece of rows of one image, ``one(band, out, rows)`` gets
+    ``band``, the input rows those outputs read, already padded with ``fill`` (columns to
+    the padded width, rows wherever the piece's windows reach past the input), and writes
+    the results for the image's output rows ``rows`` (a slice) into ``out``."""
     n, h, w, _ = x.shape
     oh, ow = out_hw
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    wp = max(w + 2 * pw, (ow - 1) * sw + dw * (kw - 1) + 1)         # padded_size's width, dilated window
+    (kh, kw), (sh, _), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    extent = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)                    # the dilated window
+    wp = padded_size((h, w), extent, stride, padding, out_hw)[1]
     y = new_output((n, oh, ow, x.shape[3]))
 
     def part(thread, start, stop):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 
-__all__ = ["on_calling_thread", "pipelines", "segments", "single_threaded", "split", "threads"]
+__all__ = ["PIPELINES_FROM_MACS", "on_calling_thread", "pipelines", "segments", "single_threaded", "split", "threads"]
 
 _NAMES = [(f"{prefix}_get_num_threads{suffix}", f"{prefix}_set_num_threads{suffix}")
           for prefix in ("scipy_openblas", "openblas") for suffix in ("64_", "")]
@@ -76,6 +76,18 @@ def single_threaded():
         put(before)
 
 
+PIPELINES_FROM_MACS = 120_000_000
+"""From this many MACs per convolution or dense layer (the mean over a pass), a forward pass
+(:func:`helpers.engine.forward.forward`) runs its layers as pipelines; below it, on the
+calling thread with the BLAS's own threads (:func:`on_calling_thread`). Handing half of a
+layer to the other pipeline cost 110-170 us on the 2-core VM this was tuned on (a layer
+of 0.43 ms alone took 0.55-0.60 ms as two pipelines, measured in a loop with Python work
+between calls), which small layers do not pay back. Measured side by side in one process
+(``in_turns``; engine time on the calling thread / with pipelines): ResNet-50 at batch 1
+(76 M MACs per layer) 0.89 and 0.97, at batch 2 (151 M) 1.05; AlexNet at batch 2 (284 M)
+1.12; VGG-16 at batch 1 (967 M) 1.13. The boundary is not sharp: AlexNet at batch 1
+(142 M, so on pipelines) ran 0.90 on the calling thread in the one measurement made."""
+
 _CALLING_THREAD = False
 
 
@@ -83,8 +95,8 @@ _CALLING_THREAD = False
 def on_calling_thread(enabled=True):
     """Inside (if ``enabled``), :func:`pipelines` and :func:`split` run all their work on the
     calling thread, the GEMMs with the BLAS's own threads: for work too small to pay for
-    handing half of each layer to another thread (see
-    :data:`helpers.engine.forward.PIPELINES_FROM_MACS`). Process-wide, like the BLAS setting.
+    handing half of each layer to another thread (see :data:`PIPELINES_FROM_MACS`).
+    Process-wide, like the BLAS setting.
 
     >>> seen = []
     >>> with on_calling_thread():

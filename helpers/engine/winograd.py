@@ -152,7 +152,7 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, a
     bytes (default ``BLOCK_BYTES``). The bias, ``add`` (a residual of the output's
     shape) and ``relu`` are applied to each block of output rows as soon as it is
     transformed (:func:`helpers.engine.kernels.finish`); ``then``, the next layer of a chain, is run by each
-    pipeline on the output pixels it has computed, as in :func:`helpers.engine.kernels.conv2d`.
+    pipeline on the output pixels of its share once computed, as in :func:`helpers.engine.kernels.conv2d`.
     Returns ``(y, workspace_bytes)``.
     """
     n, _, _, c_in = x.shape

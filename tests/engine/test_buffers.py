@@ -38,3 +38,29 @@ def test_retained_memory_is_reused_without_page_faults():
     pages = 20 * 10 * (1 << 20) // 4096            # every page of every step, if none were reused
     assert _faults("default") > pages // 2         # glibc returns the freed top of its heap
     assert _faults("retain") < pages // 50
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_failed_allocation_leaves_the_pool_usable(monkeypatch, warm):
+    """A map that cannot be made (out of memory) raises, and the pool goes on working
+    afterwards: an empty pool and one that has served a pass alike."""
+    import numpy as np
+
+    from helpers.engine import buffers
+    pool = buffers.ActivationPool()
+    if warm:
+        pool.release(pool.take((4,)))
+    real = buffers._mapped
+
+    def refuse(size):
+        if size > 100:
+            raise OSError(12, "Cannot allocate memory")
+        return real(size)
+    monkeypatch.setattr(buffers, "_mapped", refuse)
+    with pytest.raises(OSError):
+        pool.take((1000,))
+    pool.release_all()
+    a = pool.take((8,))
+    a[:] = 1.0
+    pool.release(a)
+    assert np.shares_memory(pool.take((8,)), a) and pool.held_bytes() >= a.nbytes

@@ -244,10 +244,14 @@ def _chain(first, *rest, relu=True):
 
 @pytest.mark.parametrize("model, shape", [
     (_chain(Conv2d(6, 3, padding=1), Conv2d(5, 1)), (3, 9, 7)),                        # im2col rows, then 1x1
-    (_chain(Conv2d(6, 1), Conv2d(5, 1), Conv2d(4, 1), relu=False), (3, 5, 5)),        # 1x1 then 1x1, twice
+    (_chain(Conv2d(6, 1), Conv2d(5, 1), Conv2d(4, 1), relu=False), (3, 5, 5)),        # 1x1 -> 1x1, then one alone
     (_chain(Conv2d(128, 3, padding=1), Conv2d(8, 1)), (4, 4, 4)),                      # channels split
     (_chain(Conv2d(128, 3, padding=1), Conv2d(16, 1)), (128, 15, 13)),                # Winograd, odd sizes
     (_chain(Conv2d(6, 3, stride=2, padding=1), Conv2d(5, 1)), (3, 9, 9)),              # stride 2, then 1x1
+    (_chain(Conv2d(6, 3, padding=2, dilation=2, groups=3), Conv2d(5, 1)), (3, 8, 8)),  # grouped, dilated
+    (Sequential(("", Parallel(("", _chain(Conv2d(4, 3, padding=1), Conv2d(4, 1))), ("id", Sequential()),
+                              merge="add")), ("relu", ReLU())), (4, 7, 6)),            # shared input, ReLU + tail
+    (_chain(Conv2d(4, 3, padding=1), Conv2d(256, 1)), (3, 4, 4)),                     # 1x1 splits channels
 ])
 @pytest.mark.parametrize("batch", [1, 3])
 def test_chained_pointwise_convolution_equals_layer_by_layer(model, shape, batch):

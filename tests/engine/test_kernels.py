@@ -44,3 +44,28 @@ def test_dense_layer_pipelines_equal_numpy(serial):
     with pipeline_mode(serial):
         np.testing.assert_allclose(kernels.linear(x, w, b), x @ w.T + b, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(kernels.linear(x[:1], w[:1], None), x[:1] @ w[:1].T, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [3, 1])
+@pytest.mark.parametrize("c_mid, hw", [(256, 4), (8, 9)])
+def test_a_chained_pointwise_layer_sees_every_pixel_once(kernel, c_mid, hw):
+    """``conv2d(..., then=pointwise_then(...))`` gives the two layers one after the other,
+    whether the first splits its pixels between the pipelines (and hands each pipeline's
+    share on) or its channels (256 of them on 16 pixels: the 1x1 layer then runs by rows)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, hw, hw, 8)).astype(np.float32)
+    w1 = rng.standard_normal((c_mid, 8, kernel, kernel)).astype(np.float32)
+    b1 = rng.standard_normal(c_mid).astype(np.float32)
+    w2 = rng.standard_normal((5, c_mid, 1, 1)).astype(np.float32)
+    b2 = rng.standard_normal(5).astype(np.float32)
+    add = rng.standard_normal((2, hw, hw, 5)).astype(np.float32)
+    pads = ((kernel // 2,) * 2,) * 2
+    with pipeline_mode(serial=False):
+        assert kernels.splits_channels(2 * hw * hw, c_mid) == (c_mid == 256)
+        mid, _ = kernels.conv2d(x, w1, b1, (1, 1), pads, (1, 1), 1, (hw, hw), relu=True)
+        want, _ = kernels.conv2d(mid, w2, b2, (1, 1), ((0, 0), (0, 0)), (1, 1), 1, (hw, hw), add=add, relu=True)
+        out = np.full((2, hw, hw, 5), np.nan, np.float32)
+        then = kernels.pointwise_then(w2, b2, out, add=add, relu=True)
+        got_mid, _ = kernels.conv2d(x, w1, b1, (1, 1), pads, (1, 1), 1, (hw, hw), relu=True, then=then)
+    np.testing.assert_array_equal(got_mid, mid)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)

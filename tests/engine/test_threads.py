@@ -1,11 +1,19 @@
 """The BLAS thread switch, the per-core pipelines and their segments."""
 
 
+from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
+
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import engine
 from helpers.engine import threads
+from helpers.layers import Conv2d, GlobalAvgPool, Linear, MaxPool2d, ReLU
+from helpers.model import Sequential
+from reference.pipelines import pipeline_mode
 
 
 @given(st.integers(0, 40), st.integers(0, 40), st.integers(1, 7))
@@ -44,37 +52,26 @@ def test_one_pipeline_per_blas_thread(monkeypatch, cores):
     assert {t for *_, t in seen} == {1} and state["threads"] == cores
 
 
-@pytest.mark.parametrize("threshold, on_calling_thread", [(10**12, True), (1, False)])
-def test_small_passes_run_on_the_calling_thread(monkeypatch, threshold, on_calling_thread):
+def test_small_passes_run_on_the_calling_thread(monkeypatch):
     """Below ``PIPELINES_FROM_MACS`` per convolution or dense layer, a forward pass hands no
-    work to another thread; above it, every layer runs as pipelines. Both give one result."""
-    import importlib
-    from concurrent.futures import ThreadPoolExecutor
-
-    import numpy as np
-
-    from helpers import engine
-    from helpers.layers import Conv2d, GlobalAvgPool, Linear, MaxPool2d, ReLU
-    from helpers.model import Sequential
-    from reference.pipelines import pipeline_mode
-    forward = importlib.import_module("helpers.engine.forward")
+    work to another thread; above it, every layer runs as pipelines; both give one result,
+    and a new threshold holds from the next pass of the same model on."""
     model, shape = Sequential(Conv2d(8, 3, padding=1), ReLU(), MaxPool2d(2), Conv2d(8, 1), GlobalAvgPool(),
                               Linear(3)), (3, 12, 12)
     params = engine.init_params(model, shape, 0)
     x = np.random.default_rng(0).standard_normal((2, *shape)).astype(np.float32)
-    with pipeline_mode(serial=False):
-        reference = engine.forward(model, params, x)
-        monkeypatch.setattr(forward, "PIPELINES_FROM_MACS", threshold)
-        forward._SMALL.clear()
-        handed = []
+    handed = []
 
-        class Recording(ThreadPoolExecutor):
-            def submit(self, *args):
-                handed.append(args)
-                return super().submit(*args)
-        with Recording(1) as pool:
-            monkeypatch.setattr(threads, "_POOL", (1, pool))
-            got = engine.forward(model, params, x)
-    forward._SMALL.clear()
-    assert (len(handed) == 0) == on_calling_thread
-    np.testing.assert_allclose(got, reference, rtol=1e-5, atol=1e-6)
+    class Recording(ThreadPoolExecutor):
+        def submit(self, *args):
+            handed.append(args)
+            return super().submit(*args)
+    results = {}
+    with pipeline_mode(serial=False), Recording(1) as pool:
+        monkeypatch.setattr(threads, "_POOL", (1, pool))
+        for threshold in (1, 10**12, 1):
+            handed.clear()
+            with mock.patch.object(threads, "PIPELINES_FROM_MACS", threshold):
+                results[threshold] = engine.forward(model, params, x)
+            assert (len(handed) == 0) == (threshold > 1)
+    np.testing.assert_allclose(results[10**12], results[1], rtol=1e-5, atol=1e-6)

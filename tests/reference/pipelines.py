@@ -9,8 +9,10 @@ from helpers.engine import threads
 @contextlib.contextmanager
 def pipeline_mode(serial):
     """As if the BLAS could not be switched (``serial``: one pipeline), or with at least two
-    BLAS threads, so that the work really is split between two pipelines even when the
-    suite runs with ``OPENBLAS_NUM_THREADS=1`` (see ``conftest.py``)."""
+    BLAS threads and no pass treated as small (``threads.PIPELINES_FROM_MACS``), so that the
+    work really is split between two pipelines even when the suite runs with
+    ``OPENBLAS_NUM_THREADS=1`` (see ``conftest.py``) and on models far smaller than
+    the threshold."""
     if serial:
         with mock.patch.object(threads, "_FUNCTIONS", (None, None)):
             yield
@@ -23,6 +25,7 @@ def pipeline_mode(serial):
     put(max(2, before))
     try:
         assert threads.threads() >= 2
-        yield
+        with mock.patch.object(threads, "PIPELINES_FROM_MACS", 0):
+            yield
     finally:
         put(before)
