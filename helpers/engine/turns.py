@@ -15,9 +15,11 @@ __all__ = ["SETTLE_S", "TURN", "in_turns"]
 
 SETTLE_S = 0.25
 """Pause (seconds) before each contestant's turn in :func:`in_turns`. After a call,
-OpenBLAS's threads spin for about 2**28 cycles (0.1 s at 2.6 GHz) and torch's OpenMP
-threads for a while too; a contestant that starts while the other's threads still
-spin shares a core with them. Measured on the 2-core VM this was written on (ResNet-20
+OpenBLAS's idle threads keep polling for work for ``1 << THREAD_TIMEOUT`` cycles before
+they sleep (``THREAD_TIMEOUT`` 28 by default in OpenBLAS's ``driver/others/blas_server.c``:
+0.1 s at the 2.6 GHz ``/proc/cpuinfo`` reports here), and torch's OpenMP threads wait
+actively for a while too (not measured separately); a contestant that starts while the
+other's threads still spin can share a core with them. Measured on the 2-core VM this was written on (ResNet-20
 training step, batch 64):
 torch on 2 threads took 64.8 ms right after the engine's step, 53.5 ms after a
 0.05 s pause and 26.1 ms after 0.2 s."""
