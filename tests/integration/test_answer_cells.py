@@ -125,7 +125,7 @@ def test_student_figures_are_not_drawn_from_counted_answers(name):
 
 EARLY_TOOLS = {   # whole-answer helpers a student copy may import before its last question, and why
     "00-getting-started.ipynb": {"summary", "receptive_field"},   # the tour of the tools, on tiny-cnn
-    "10-alexnet-inference-cpu.ipynb": {"summary", "trace"},       # measurements after (a)-(c); no GPU answer
+    "10-alexnet-inference-cpu.ipynb": {"summary", "trace"},       # imported after (a)-(c), for the measurements
     "06-inception.ipynb": {"summary"},        # (h), written: check your design with it; (a)-(f) come before
 }
 
