@@ -201,8 +201,8 @@ def test_softmax_cross_entropy_gradient_matches_finite_differences(seed):
 
 
 def test_pooling_forward_equals_the_definition():
-    """The training forward of max and average pooling (padding counted) against pooling
-    written window by window (tests/engine/test_pooling.py), in float64."""
+    """The training forward of max and average pooling (padding counted or not) against
+    pooling written window by window (tests/reference/pooling.py), in float64."""
     from reference.pooling import torch_free_pool_reference
     x = np.random.default_rng(2).standard_normal((2, 7, 7, 3))
     for k, s, p in [(3, 2, 1), (2, 2, 0), (3, 1, 1)]:
@@ -210,5 +210,7 @@ def test_pooling_forward_equals_the_definition():
         nchw = x.transpose(0, 3, 1, 2)
         np.testing.assert_array_equal(pool.max_pool_forward(x, (k, k), (s, s), (p, p), out).transpose(0, 3, 1, 2),
                                       torch_free_pool_reference(nchw, k, s, p, "max"))
-        np.testing.assert_allclose(pool.avg_pool_forward(x, (k, k), (s, s), (p, p), out, True).transpose(0, 3, 1, 2),
-                                   torch_free_pool_reference(nchw, k, s, p, "avg"), rtol=1e-12)
+        for include in (True, False):
+            np.testing.assert_allclose(
+                pool.avg_pool_forward(x, (k, k), (s, s), (p, p), out, include).transpose(0, 3, 1, 2),
+                torch_free_pool_reference(nchw, k, s, p, "avg", count_include_pad=include), rtol=1e-12)

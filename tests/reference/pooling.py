@@ -3,8 +3,10 @@
 import numpy as np
 
 
-def torch_free_pool_reference(x, k, s, p, op, ceil_mode=False):
-    """Pooling from the definition, one window at a time (NCHW, PyTorch rules)."""
+def torch_free_pool_reference(x, k, s, p, op, ceil_mode=False, count_include_pad=True):
+    """Pooling from the definition, one window at a time (NCHW, PyTorch rules): an average
+    divides by the window's positions inside the padded input, or with
+    ``count_include_pad=False`` by those inside the input itself."""
     n, c, h, w = x.shape
     from helpers.formulas import pool_output_size
     oh, ow = pool_output_size(h, k, s, p, 1, ceil_mode), pool_output_size(w, k, s, p, 1, ceil_mode)
@@ -17,5 +19,7 @@ def torch_free_pool_reference(x, k, s, p, op, ceil_mode=False):
             if op == "max":
                 out[:, :, i, j] = window.max(axis=(2, 3))
             else:
-                out[:, :, i, j] = window.sum(axis=(2, 3)) / ((r1 - r0) * (c1 - c0))
+                inside = ((r1 - r0) * (c1 - c0) if count_include_pad
+                          else (min(r1, h) - max(r0, 0)) * (min(c1, w) - max(c0, 0)))
+                out[:, :, i, j] = window.sum(axis=(2, 3)) / inside
     return out
