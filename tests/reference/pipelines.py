@@ -19,8 +19,8 @@ def pipeline_mode(serial):
         return
     get, put = threads._functions()
     if put is None:                                   # no switchable BLAS here: nothing to split
-        yield
-        return
+        import pytest
+        pytest.skip("the BLAS's thread count cannot be switched here, so there are no two pipelines to test")
     before = int(get())
     put(max(2, before))
     try:
