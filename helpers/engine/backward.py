@@ -32,7 +32,8 @@ GEMMs: training's layers are small (ResNet-20 on 8 x 8 digits), and handing a
 share to another Python thread, as the inference engine's pipelines do, cost
 more than it saved. The figures behind that were recorded with commits f2c677a and
 6d4e67a (which removed the pipelines from training), on the 2-core VM they were
-written on: a hand-over to another Python thread took 60-220 us, and a training step
+written on: a hand-over to another Python thread took 60-220 us (a later measurement of
+whole layers: :data:`helpers.engine.threads.PIPELINES_FROM_MACS`), and a training step
 at batch 64 42.8 ms with the pipelines against 38.5 ms without. The commits do not
 record the command; 6d4e67a's parent still has the pipelines, so ``python -m helpers
 bench resnet20 --train --batch 64`` run at both compares them. Every GEMM adds its

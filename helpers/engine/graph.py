@@ -194,7 +194,7 @@ class Run:
         pixels (:func:`helpers.engine.kernels.splits_channels`), they run one after the other.
         (Never in a profile, which times every layer on its own.)"""
         name, conv, weight, bias, relu = self.folded(group, prefix)
-        name2, _, weight2, bias2, relu2 = self.folded(chained, prefix)
+        _, _, weight2, bias2, relu2 = self.folded(chained, prefix)
         (oh, ow), _, use_winograd = _geometry(conv, name, x.shape, min(x.shape[3], weight.shape[0]))
         pixels = x.shape[0] * oh * ow
         first_splits = (not (self.conv == "fast" and use_winograd)

@@ -207,7 +207,7 @@ def run_then(then, y_rows):
         pipelines(len(y_rows), lambda thread, start, stop: then(thread, y_rows, start, stop))
 
 
-def pointwise_then(weight, bias, out, add=None, relu=False, budget=None):
+def pointwise_then(weight, bias, out, add=None, relu=False):
     """The ``then`` of :func:`conv2d` that runs a 1x1, stride-1, unpadded, ungrouped
     convolution (torch-layout ``weight`` ``(C_out, C_in, 1, 1)``, ``bias``) on the pixels
     it is given, writing them into ``out`` ``(N, H, W, C_out)``, finished with ``add``
@@ -226,7 +226,7 @@ def pointwise_then(weight, bias, out, add=None, relu=False, budget=None):
     add_rows = None if add is None else add.reshape(-1, c_out)
 
     def then(_, x_rows, start, stop):
-        _pointwise_rows(x_rows, w, b, out_rows, add_rows, relu, start, stop, budget)
+        _pointwise_rows(x_rows, w, b, out_rows, add_rows, relu, start, stop, None)
     return then
 
 

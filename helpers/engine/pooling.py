@@ -109,7 +109,7 @@ def _by_rows(x, out_hw, kernel, stride, padding, dilation, one, fill):
 
     def part(thread, start, stop):
         for image, r0, r1, _ in segments(start, stop, oh):
-            top, bottom = r0 * sh - ph, (r1 - 1) * sh - ph + dh * (kh - 1) + 1     # input rows read
+            top, bottom = r0 * sh - ph, (r1 - 1) * sh - ph + extent[0]        # input rows read
             lo, hi = max(0, top), min(h, bottom)
             band = pad_nhwc(x[image:image + 1, lo:hi], lo - top, bottom - hi, pw, wp - w - pw, fill,
                             key=f"pool_pad{thread}")

@@ -80,10 +80,13 @@ PIPELINES_FROM_MACS = 120_000_000
 """From this many MACs per convolution or dense layer (the mean over a pass), a forward pass
 (:func:`helpers.engine.forward.forward`) runs its layers as pipelines; below it, on the
 calling thread with the BLAS's own threads (:func:`on_calling_thread`). Handing half of a
-layer to the other pipeline cost 110-170 us on the 2-core VM this was tuned on (a layer
-of 0.43 ms alone took 0.55-0.60 ms as two pipelines, measured in a loop with Python work
-between calls), which small layers do not pay back. Measured side by side in one process
-(``in_turns``; engine time on the calling thread / with pipelines): ResNet-50 at batch 1
+layer to the other pipeline cost up to 120-170 us on the 2-core VM this was tuned on:
+a single-threaded matmul took 0.43-0.44 ms, and :func:`pipelines` running one such matmul
+on each of two threads took 0.55-0.60 ms (hand-over and running side by side together;
+medians of 400 calls timed with ``time.perf_counter``, a short Python loop between calls,
+2026-11-22), which small layers do not pay back. Measured side by side in one process
+(:func:`helpers.engine.turns.in_turns`, 20-60 timed passes of ``forward`` each with the
+threshold set either way, the zoo's seeded weights; calling thread / pipelines): ResNet-50 at batch 1
 (76 M MACs per layer) 0.89 and 0.97, at batch 2 (151 M) 1.05; AlexNet at batch 2 (284 M)
 1.12; VGG-16 at batch 1 (967 M) 1.13. The boundary is not sharp: AlexNet at batch 1
 (142 M, so on pipelines) ran 0.90 on the calling thread in the one measurement made."""
