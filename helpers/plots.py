@@ -8,7 +8,7 @@ Examples
 >>> matplotlib.use("Agg")
 >>> ax = conv_diagram(5, 3, stride=2, padding=1)
 >>> ax.get_title()
-'input 5, kernel 3, stride 2, padding 1 -> output 3'
+'input 5, kernel 3, stride 2, padding 1'
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def conv_diagram(size, kernel_size, stride=1, padding=0, dilation=1, position=(0
     The padded input (zeros hatched) is on the left with the taps of the kernel
     at output ``position`` shaded; the output grid is on the right with that
     output value shaded. ``padding`` is an int or a ``(before, after)`` pair.
+    The title states the layer, not its output size: a notebook that asks for output
+    sizes draws diagrams in the student copy, where a title would make this a calculator.
     """
     before, after = (padding, padding) if np.isscalar(padding) else padding
     out = output_size(size, kernel_size, stride, (before, after), dilation)
@@ -64,7 +66,7 @@ def conv_diagram(size, kernel_size, stride=1, padding=0, dilation=1, position=(0
     ax.axis("off")
     pad_text = before if before == after else f"({before}, {after})"
     ax.set_title(f"input {size}, kernel {kernel_size}, stride {stride}, padding {pad_text}"
-                 + (f", dilation {dilation}" if dilation != 1 else "") + f" -> output {out}")
+                 + (f", dilation {dilation}" if dilation != 1 else ""))   # no output size: the grid shows it
     return ax
 
 

@@ -31,6 +31,15 @@ def test_conv_diagram_counts(size, k, s, p, d, pos):
     matplotlib.pyplot.close("all")
 
 
+def test_conv_diagram_title_states_the_layer_not_its_output_size():
+    """Notebook 04 asks for output sizes and draws diagrams in the student copy: a title that
+    stated the output (6 for this layer, stride.fn_small) would make the diagram a calculator."""
+    ax = plots.conv_diagram(11, 3, stride=2, padding=1)
+    assert ax.get_title() == "input 11, kernel 3, stride 2, padding 1"
+    assert str(output_size(11, 3, 2, 1)) not in ax.get_title()
+    matplotlib.pyplot.close("all")
+
+
 def test_conv_diagram_rejects_an_impossible_layer():
     with pytest.raises(ValueError, match="does not fit"):
         plots.conv_diagram(2, 5)

@@ -4,7 +4,9 @@ An answer cell (a code cell that calls ``check``, solution-only cells excluded) 
 or a student copy neither imports nor calls a helper that returns a whole exercise's quantity
 (``WHOLE_ANSWER``), nor answers with exactly one call to a one-quantity module
 (``ONE_CALL_MODULES``). A student copy draws no figure from such a helper and imports none
-before its last question (``EARLY_TOOLS`` lists the few reviewed exceptions).
+before its last question (``EARLY_TOOLS`` lists the few reviewed exceptions), nor binds a
+helper that hands over a question's answer or its parts before that question (``QUESTION_TOOLS``),
+nor draws a convolution diagram of the padding a question asks for.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import ast
 import nbformat
 import pytest
 
+from helpers.answers.judge import KEY_PATH, judge, load_key
+from helpers.formulas import output_size
 from helpers.release.build import ROOT
-from helpers.release.notebooks import check_calls, tags
+from helpers.release.notebooks import check_calls, question_cells, tags
 from integration.student_copies import NOTEBOOKS, TIMING
 
 # --- answer cells are work, not one call -------------------------------------------------------------
@@ -124,7 +128,6 @@ def test_student_figures_are_not_drawn_from_counted_answers(name):
 
 
 EARLY_TOOLS = {   # whole-answer helpers a student copy may import before its last question, and why
-    "00-getting-started.ipynb": {"summary", "receptive_field"},   # the tour of the tools, on tiny-cnn
     "10-alexnet-inference-cpu.ipynb": {"summary", "trace"},       # imported after (a)-(c), for the measurements
     "06-inception.ipynb": {"summary"},        # (h), written: check your design with it; (a)-(f) come before
 }
@@ -141,3 +144,103 @@ def test_student_copy_imports_no_whole_answer_helper_before_its_last_question(na
              if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("helpers")
              for a in node.names if a.name in WHOLE_ANSWER}
     assert early <= EARLY_TOOLS.get(name, set()), f"{name} imports {sorted(early)} before its last question"
+
+
+# --- a question's tools come after it ------------------------------------------------------------------
+
+QUESTION_TOOLS = {   # helpers (bound names) that hand over a question's answer or its parts in one step
+    "00-getting-started.ipynb": {
+        "formulas": ("start.conv1_params", "start.gflop"),        # conv2d_params, conv2d_macs, linear_macs
+        "zoo": ("start.rf_pool5",),                               # zoo.entry("alexnet").published["rf"]
+    },
+    "04-padding-and-stride.ipynb": {                              # same_padding(5); output_size(224, 3, 2, 1)
+        "formulas": ("padding.f1", "padding.f3", "padding.f5", "padding.f4", "stride.fn_small",
+                     "stride.s1_symbolic", "stride.s2_symbolic", "stride.s1_output", "stride.s2_output",
+                     "stride.lowered_n"),
+    },
+    "08-tpu-utilisation.ipynb": {   # restack_weights(w, 4).shape == (48, 48, 2, 2): (c)'s depth, (d)'s taps
+        "space_to_depth": ("tpu.c", "tpu.c_stacked"),
+    },
+    "11-training-cost.ipynb": {     # init_params' arrays, their sizes summed, are the weights of (c)
+        "fit": ("train.weight_bytes", "train.train_bytes", "train.inference_bytes", "train.memory_ratio"),
+    },
+}
+
+
+def _names(source):
+    """Every name ``source`` binds by an import or reads (``fit`` of ``fit.init_params(...)``)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
+    return names
+
+
+@pytest.mark.parametrize("name", sorted(QUESTION_TOOLS))
+def test_student_copy_hands_over_no_question_tool_before_its_question(name):
+    """A helper listed in ``QUESTION_TOOLS`` for a question is neither imported nor used in a
+    student copy until that question's answer cell is behind the student: run top to bottom,
+    the copy puts the tool in the student's hands only once the question is answered."""
+    nb = nbformat.read(str(ROOT / "notebooks" / name), as_version=4)
+    asked = question_cells(nb)
+    problems = []
+    for tool, qids in QUESTION_TOOLS[name].items():
+        assert set(qids) <= set(asked), f"{name}: QUESTION_TOOLS names questions it does not ask: {set(qids) - set(asked)}"
+        last = max(asked[q] for q in qids)
+        problems += [f"cell {i} binds or uses {tool} before {max(qids, key=asked.get)} (cell {last})"
+                     for i, cell in enumerate(nb.cells[:last + 1])
+                     if cell.cell_type == "code" and tool in _names(cell.source)]
+    assert not problems, f"{name}: " + "; ".join(problems)
+
+
+# --- convolution diagrams draw no asked padding -------------------------------------------------------
+
+def _diagrams(source):
+    """``(size, kernel, stride, (before, after), dilation)`` of every ``conv_diagram`` call in
+    ``source`` (its arguments must be literals, so that this test can read them)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and _callee(node.func)[-1:] == ["conv_diagram"]:
+            args = dict(zip(("size", "kernel_size", "stride", "padding", "dilation"),
+                            map(ast.literal_eval, node.args), strict=False))
+            args |= {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg != "ax"}
+            padding = args.get("padding", 0)
+            found.append((args["size"], args["kernel_size"], args.get("stride", 1),
+                          (padding, padding) if isinstance(padding, int) else tuple(padding), args.get("dilation", 1)))
+    return found
+
+
+def diagram_leaks(size, kernel, stride, pads, dilation, key):
+    """What a convolution diagram gives away of the key's same-padding questions: a stride-1
+    layer whose output is as long as its input (the total padding ``padding.same_total`` asks
+    for), or a filter spanning ``s`` positions padded with the zeros per side ``padding.f{s}`` keys.
+
+    Examples
+    --------
+    >>> from helpers.answers.keying import make_entry
+    >>> key = {"padding.f5": make_entry("padding.f5", 2), "padding.same_total": make_entry("padding.same_total", "F - 1")}
+    >>> diagram_leaks(7, 3, 1, (2, 2), 2, key)
+    ['keeps the size at stride 1', 'pads a 5-wide window as padding.f5 asks']
+    >>> diagram_leaks(7, 3, 1, (1, 1), 2, key)
+    []
+    """
+    span, found = dilation * (kernel - 1) + 1, []
+    if "padding.same_total" in key and stride == 1 and output_size(size, kernel, 1, pads, dilation) == size:
+        found.append("keeps the size at stride 1")
+    qid = f"padding.f{span}"
+    if qid in key and any(judge(qid, value, key[qid]).status == "correct" for value in (pads[0], pads)):
+        found.append(f"pads a {span}-wide window as {qid} asks")
+    return found
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_student_conv_diagrams_draw_no_asked_padding(name):
+    """A convolution diagram in a student copy draws no "same" padding that the key asks for
+    (the title and the hatched zeros would answer it at a glance)."""
+    nb = nbformat.read(str(ROOT / "notebooks" / name), as_version=4)
+    key = {q: e for q, e in load_key(KEY_PATH).items() if e.get("notebook") == name.removesuffix(".ipynb")}
+    found = [f"cell {i}: conv_diagram{args} {problem}" for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+             for args in _diagrams(cell.source) for problem in diagram_leaks(*args, key)]
+    assert not found, f"{name}: " + "; ".join(found)
