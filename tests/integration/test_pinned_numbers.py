@@ -170,7 +170,13 @@ WRITTEN = {   # numbers stated in markdown, each from first principles or a cite
     "03-conv-as-gemm": [f"{2 * 256 * 56 * 56:,} elements", f"{256 * 256 * 9:,}."],
     "04-padding-and-stride": ["$112^2 = " + f"{112**2:,}".replace(",", "{,}") + "$ columns",
                               "$224^2 = " + f"{224**2:,}".replace(",", "{,}") + "$)",
-                              f"covers {2 * (3 - 1) + 1} positions"],
+                              f"covers {2 * (3 - 1) + 1} positions",
+                              # the diagrams: window starts 0, 2, 4 on 8 inputs; a 5-wide window on 7 + 2 positions
+                              f"over 8 inputs, without padding, at stride 2: it fits at {len(range(0, 8 - 3 + 1, 2))} positions",
+                              f"padded with one zero on each side it fits at {len(range(0, 7 + 2 - 5 + 1))}.",
+                              # the per-side reading: 2 zeros each side of 224, a 3-wide window
+                              f"$L + F - 1$ outputs, {len(range(0, 224 + 4 - 3 + 1))} rows",
+                              f"and {len(range(0, 224 + 4 - 3 + 1, 2))} at stride 2"],
     "05-alexnet-vgg": [
         f"$256 \\cdot {ALEX_POOL5_SIDE} \\cdot {ALEX_POOL5_SIDE} = {256 * ALEX_POOL5_SIDE**2}$ values into 4096"
         " outputs",
