@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helpers.engine import kernels, pooling, weights, winograd
+from helpers.engine import elementwise, kernels, pooling, weights, winograd
 from helpers.engine.buffers import POOL, new_output
 from helpers.engine.nhwc import flatten_nhwc, output_hw
 from helpers.layers import (
@@ -121,7 +121,7 @@ class Run:
         out = y if owned else new_output(y.shape)
         np.add(y, add, out=out)
         if relu:
-            np.maximum(out, 0, out=out)
+            elementwise.relu(out)
         return out, True
 
     def sequence(self, children, x, owned, prefix, tail=None):
@@ -234,7 +234,7 @@ class Run:
         name, child = branches[main]
         y, y_owned = self.module(child, x, not keep_x, name, tail=(acc, True) if acc is not None else None)
         if acc is None:
-            y = np.maximum(y, 0, out=y if y_owned else new_output(y.shape))
+            y = elementwise.relu(y, y if y_owned else new_output(y.shape))
         if acc_owned:
             _release(acc, y)
         if owned and keep_x:
@@ -267,7 +267,7 @@ class Run:
         if isinstance(layer, Linear):
             return kernels.linear(x, p["weight"], p.get("bias")), 0
         if isinstance(layer, ReLU):
-            return np.maximum(x, 0, out=x if owned else new_output(x.shape)), 0
+            return elementwise.relu(x, x if owned else new_output(x.shape)), 0
         if isinstance(layer, (Dropout,)):
             return x, 0
         if isinstance(layer, BatchNorm2d):

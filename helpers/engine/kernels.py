@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from helpers.engine import weights
+from helpers.engine import elementwise, weights
 from helpers.engine.buffers import DTYPE, new_output, workspace, workspace_bytes_held
 from helpers.engine.nhwc import _windows, pad_nhwc
 from helpers.engine.threads import pipelines, segments, threads
@@ -79,11 +79,11 @@ def finish(rows, bias=None, add=None, relu=False):
     [[2.0, 0.0]]
     """
     if bias is not None:
-        rows += bias
+        elementwise.add_bias(rows, bias)
     if add is not None:
         rows += add
     if relu:
-        np.maximum(rows, 0, out=rows)
+        elementwise.relu(rows)
     return rows
 
 
