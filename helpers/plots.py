@@ -9,6 +9,8 @@ Examples
 >>> ax = conv_diagram(5, 3, stride=2, padding=1)
 >>> ax.get_title()
 'input 5, kernel 3, stride 2, padding 1'
+>>> conv_diagram(5, 3, dilation=2).get_title()
+'input 5, kernel 3, stride 1, dilation 2'
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ def conv_diagram(size, kernel_size, stride=1, padding=0, dilation=1, position=(0
     The padded input (zeros hatched) is on the left with the taps of the kernel
     at output ``position`` shaded; the output grid is on the right with that
     output value shaded. ``padding`` is an int or a ``(before, after)`` pair.
-    The title states the layer, not its output size: a notebook that asks for output
-    sizes draws diagrams in the student copy, where a title would make this a calculator.
+    The title states the layer (padding and dilation only where there are some), not its
+    output size: a notebook that asks for output sizes draws diagrams in the student copy,
+    where a title stating it would make this a calculator.
     """
     before, after = (padding, padding) if np.isscalar(padding) else padding
     out = output_size(size, kernel_size, stride, (before, after), dilation)
@@ -65,8 +68,9 @@ def conv_diagram(size, kernel_size, stride=1, padding=0, dilation=1, position=(0
     ax.set_aspect("equal")
     ax.axis("off")
     pad_text = before if before == after else f"({before}, {after})"
-    ax.set_title(f"input {size}, kernel {kernel_size}, stride {stride}, padding {pad_text}"
-                 + (f", dilation {dilation}" if dilation != 1 else ""))   # no output size: the grid shows it
+    ax.set_title(f"input {size}, kernel {kernel_size}, stride {stride}"   # no output size: the grid shows it
+                 + (f", padding {pad_text}" if before or after else "")
+                 + (f", dilation {dilation}" if dilation != 1 else ""))
     return ax
 
 
