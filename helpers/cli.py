@@ -149,6 +149,9 @@ def _cmd_html(args):
 
 
 def _cmd_bench(args):
+    if args.pauses and (not args.train or min(args.pauses) < 0):
+        print("--pauses takes seconds >= 0 and goes with --train", file=sys.stderr)
+        return 2
     if args.train:
         from helpers.engine.train_bench import main as train_main
         args.batch = args.batch or [64, 128]
@@ -233,6 +236,8 @@ def _parser():
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     p.add_argument("--train", action="store_true",
                    help="time a training step (forward, backward, SGD update) instead of inference")
+    p.add_argument("--pauses", type=float, nargs="+", metavar="SECONDS",
+                   help="with --train: time torch's steps right after the engine's, after each pause")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_bench)
 

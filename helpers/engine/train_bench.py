@@ -14,6 +14,7 @@ not absolute times across runs.
 from __future__ import annotations
 
 import statistics
+import sys
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from helpers.engine.optim import SGD
 from helpers.formulas import flops
 from helpers.model import trace
 
-__all__ = ["run", "format_text", "main"]
+__all__ = ["format_pauses", "format_text", "main", "pauses", "run"]
 
 LR, MOMENTUM, WEIGHT_DECAY = 0.01, 0.9, 5e-4
 
@@ -118,6 +119,37 @@ def format_text(report):
     return "\n".join(lines)
 
 
+def pauses(model_name, batch, waits, repeats=5):
+    """Torch's training step made each of ``waits`` seconds after the engine's, and the
+    steps after it (:func:`helpers.engine.turns.after_pause`): ``{wait: [ms, ...]}``."""
+    entry = zoo.entry(model_name)
+    model, shape = entry.build(), entry.input_shape
+    x = bench.random_batch(batch, shape)
+    labels = np.random.default_rng(batch).integers(0, trace(model, shape)[-1][3][0], batch)
+    engine = _engine_step(model, init_params(model, shape, seed=0), x, labels)
+    torch_step = _torch_step(model, init_params(model, shape, seed=0), shape, x, labels)
+    for _ in range(2):
+        engine(), torch_step()
+    return {wait: [round(1e3 * t, 2) for t in turns.after_pause(engine, torch_step, wait, repeats=repeats)]
+            for wait in waits}
+
+
+def format_pauses(model_name, batch, report):
+    """The text of a :func:`pauses` report."""
+    lines = [f"{model_name} batch {batch}: torch's training steps (ms) after the engine's step and a pause"]
+    for wait, ms in report.items():
+        lines.append(f"  pause {wait:g} s: first step {ms[0]:.1f}, then " + ", ".join(f"{t:.1f}" for t in ms[1:])
+                     + f" (first / last {ms[0] / ms[-1]:.2f})")
+    return "\n".join(lines)
+
+
 def main(args):
-    """Entry point for ``bench MODEL --train``."""
+    """Entry point for ``bench MODEL --train`` (and ``--pauses``)."""
+    if getattr(args, "pauses", None):
+        if not torch_bridge.available():
+            print("--pauses needs torch, which is not installed", file=sys.stderr)
+            return 1
+        batch = (args.batch or [64])[0]
+        print(format_pauses(args.model, batch, pauses(args.model, batch, args.pauses, args.repeats)))
+        return 0
     return bench.print_report(run, format_text, args)

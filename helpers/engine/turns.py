@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-__all__ = ["SETTLE_S", "TURN", "in_turns"]
+__all__ = ["SETTLE_S", "TURN", "after_pause", "in_turns"]
 
 
 SETTLE_S = 0.25
@@ -19,15 +19,18 @@ OpenBLAS's idle threads keep polling for work for ``1 << THREAD_TIMEOUT`` cycles
 they sleep (``THREAD_TIMEOUT`` 28 by default in OpenBLAS's ``driver/others/blas_server.c``:
 0.1 s at the 2.6 GHz ``/proc/cpuinfo`` reports here), and torch's OpenMP threads wait
 actively for a while too (not measured separately); a contestant that starts while the
-other's threads still spin can share a core with them. Measured on the 2-core VM this was written on (ResNet-20
-training step, batch 64):
-torch on 2 threads took 64.8 ms right after the engine's step, 53.5 ms after a
-0.05 s pause and 26.1 ms after 0.2 s."""
+other's threads still spin can share a core with them. Measure it with
+``python -m helpers bench resnet20 --train --pauses 0 0.05 0.25`` (:func:`after_pause`):
+torch's training step right after the engine's, after each pause, and its next steps. On
+the 2-core VM this was written on (batch 64, 2026-11-22), torch's first step took 117 ms
+right after the engine's, 56 ms after a 0.05 s pause and 27 ms after 0.25 s; its later
+steps 23-27 ms in all three."""
 
 TURN = 5
 """Timed calls per turn in :func:`in_turns`, after one untimed call that wakes the
-contestant's threads, so that each is timed in its own steady state (after a pause,
-torch's second and third training steps were still 10-15 % slower than later ones)."""
+contestant's threads, so that each is timed in its own steady state: the first call after
+a pause is the slowest (in the run quoted for :data:`SETTLE_S`, torch's first step after
+0.25 s 1.11 times its seventh, the second to seventh within 23-27 ms)."""
 
 
 def in_turns(runs, repeats, turn=TURN, settle=SETTLE_S):
@@ -54,3 +57,23 @@ def in_turns(runs, repeats, turn=TURN, settle=SETTLE_S):
                 results[name] = call()
                 times[name].append(time.perf_counter() - start)
     return times, results
+
+
+def after_pause(first, second, pause, calls=TURN + 2, repeats=5):
+    """Median times (seconds) of ``calls`` consecutive calls of ``second`` made ``pause``
+    seconds after a call of ``first``, one median per position (over ``repeats`` rounds):
+    how long a contestant is slowed by the other's still-spinning threads, and how many
+    calls it takes to reach its steady state.
+
+    >>> len(after_pause(lambda: None, lambda: None, 0.0, calls=3, repeats=2))
+    3
+    """
+    per_call = [[] for _ in range(calls)]
+    for _ in range(repeats):
+        first()
+        time.sleep(pause)
+        for times in per_call:
+            start = time.perf_counter()
+            second()
+            times.append(time.perf_counter() - start)
+    return [sorted(t)[len(t) // 2] for t in per_call]

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from helpers.cli import main
 from helpers.engine import train_bench
 from helpers.summaries import summary
@@ -22,3 +24,16 @@ def test_command_line_train_flag(capsys):
                  "--no-torch", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [r["batch"] for r in report["results"]] == [4]
+
+
+def test_pauses_report_each_pause_and_refuse_bad_use(capsys):
+    """``--pauses`` needs ``--train`` and seconds >= 0; its report has one row per pause with
+    one time per step after it (torch is needed; skipped without it)."""
+    assert main(["bench", "resnet20-half", "--pauses", "0.1"]) == 2
+    assert main(["bench", "resnet20-half", "--train", "--pauses", "-1"]) == 2
+    assert "goes with --train" in capsys.readouterr().err
+    pytest.importorskip("torch")
+    report = train_bench.pauses("resnet20-half", 4, [0.0, 0.01], repeats=1)
+    assert list(report) == [0.0, 0.01] and all(len(ms) == 7 and min(ms) > 0 for ms in report.values())
+    text = train_bench.format_pauses("resnet20-half", 4, report)
+    assert text.count("pause ") == 2 and "first / last" in text
