@@ -187,7 +187,7 @@ def test_student_copy_hands_over_no_question_tool_before_its_question(name):
     asked = question_cells(nb)
     problems = []
     for tool, qids in QUESTION_TOOLS[name].items():
-        assert set(qids) <= set(asked), f"{name}: QUESTION_TOOLS names questions it does not ask: {set(qids) - set(asked)}"
+        assert set(qids) <= set(asked), f"{name}: QUESTION_TOOLS names questions it lacks: {set(qids) - set(asked)}"
         last = max(asked[q] for q in qids)
         problems += [f"cell {i} binds or uses {tool} before {max(qids, key=asked.get)} (cell {last})"
                      for i, cell in enumerate(nb.cells[:last + 1])
@@ -220,7 +220,8 @@ def diagram_leaks(size, kernel, stride, pads, dilation, key):
     Examples
     --------
     >>> from helpers.answers.keying import make_entry
-    >>> key = {"padding.f5": make_entry("padding.f5", 2), "padding.same_total": make_entry("padding.same_total", "F - 1")}
+    >>> key = {"padding.f5": make_entry("padding.f5", 2),
+    ...        "padding.same_total": make_entry("padding.same_total", "F - 1")}
     >>> diagram_leaks(7, 3, 1, (2, 2), 2, key)
     ['keeps the size at stride 1', 'pads a 5-wide window as padding.f5 asks']
     >>> diagram_leaks(7, 3, 1, (1, 1), 2, key)

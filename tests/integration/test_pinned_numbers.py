@@ -172,7 +172,8 @@ WRITTEN = {   # numbers stated in markdown, each from first principles or a cite
                               "$224^2 = " + f"{224**2:,}".replace(",", "{,}") + "$)",
                               f"covers {2 * (3 - 1) + 1} positions",
                               # the diagrams: window starts 0, 2, 4 on 8 inputs; a 5-wide window on 7 + 2 positions
-                              f"over 8 inputs, without padding, at stride 2: it fits at {len(range(0, 8 - 3 + 1, 2))} positions",
+                              "over 8 inputs, without padding, at stride 2: it fits at "
+                              f"{len(range(0, 8 - 3 + 1, 2))} positions",
                               f"padded with one zero on each side it fits at {len(range(0, 7 + 2 - 5 + 1))}.",
                               # the per-side reading: 2 zeros each side of 224, a 3-wide window
                               f"$L + F - 1$ outputs, {len(range(0, 224 + 4 - 3 + 1))} rows",
