@@ -37,7 +37,7 @@ class _Window(Layer):
         dh, dw = self.dilation_pair
         for axis, size, k, d, (pb, pa) in (("height", shape[1], kh, dh, self.pads()[0]),
                                            ("width", shape[2], kw, dw, self.pads()[1])):
-            span = d * (k - 1) + 1
+            span = f.dilated_extent(k, d)
             if span > size + pb + pa:
                 raise ValueError(
                     f"{name} ({self.kind}): kernel {span} is larger than the padded input "
@@ -47,7 +47,7 @@ class _Window(Layer):
         (kh, kw), (sh, sw) = self.kernel_pair, self.stride_pair
         (dh, dw) = self.dilation_pair
         (ph, _), (pw, _) = self.pads()
-        return (dh * (kh - 1) + 1, sh, ph), (dw * (kw - 1) + 1, sw, pw)
+        return (f.dilated_extent(kh, dh), sh, ph), (f.dilated_extent(kw, dw), sw, pw)
 
 
 @dataclass(frozen=True)
