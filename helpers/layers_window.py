@@ -128,7 +128,7 @@ class _Pool(_Window):
     ceil_mode: bool = False
 
     def __post_init__(self):
-        k, _, p = self.kernel_pair, self.stride_pair, self.padding_pair
+        k, _, p, _ = self.kernel_pair, self.stride_pair, self.padding_pair, self.dilation_pair  # they validate
         if p[0] > k[0] // 2 or p[1] > k[1] // 2:
             raise ValueError(f"{self.kind}: padding {self.padding!r} must be at most half the kernel "
                              f"{self.kernel_size!r}")
