@@ -122,7 +122,14 @@ def pool_output_size(size, kernel_size, stride, padding=0, dilation=1,
     Returns
     -------
     int
-        Output length.
+        Output length; below 1 when no window is left (PyTorch refuses
+        those, and so do the pooling specs).
+
+    Notes
+    -----
+    With ``ceil_mode`` a window may hang over the end of the padded input by
+    less than a stride, as long as it starts inside the input or the left
+    padding: a 3-wide, stride-2 window on an input of 2 gives one output.
 
     Examples
     --------
@@ -132,6 +139,8 @@ def pool_output_size(size, kernel_size, stride, padding=0, dilation=1,
     56
     >>> pool_output_size(6, 2, 2, padding=1, ceil_mode=True)
     4
+    >>> pool_output_size(2, 3, 2, ceil_mode=True), pool_output_size(2, 3, 2)
+    (1, 0)
     """
     if not ceil_mode:
         return output_size(size, kernel_size, stride, padding, dilation)
