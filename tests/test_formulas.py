@@ -82,11 +82,10 @@ def test_pool_sizes_count_the_windows():
         assert [pool_spec_size(spec, size) for spec in specs] == [windows] * len(specs), (size, k, s, p, d, ceil)
 
 
-def test_pool_sizes_and_refusals_match_pytorch():
+def test_pool_sizes_and_refusals_match_pytorch(torch):
     """The pooling specs against PyTorch's own max and average pooling on the same grid: the
     same output width, and a refusal exactly where PyTorch raises."""
-    torch = pytest.importorskip("torch")
-    import torch.nn.functional as tf
+    tf = torch.nn.functional
 
     def torch_size(fn, size, **kwargs):
         try:

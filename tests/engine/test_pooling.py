@@ -121,10 +121,9 @@ def test_ceil_mode_window_larger_than_the_input_trains_as_the_definition(op, cas
 
 
 @pytest.mark.parametrize("op, case, include_pad", oversized_cases())
-def test_ceil_mode_window_larger_than_the_input_equals_torch(op, case, include_pad):
+def test_ceil_mode_window_larger_than_the_input_equals_torch(op, case, include_pad, torch):
     """The same windows in PyTorch: the inference engine's output, and (undilated) the
     training forward and input gradient against autograd."""
-    torch = pytest.importorskip("torch")
     from helpers.engine import backward_pool as bp
     from helpers.engine.nhwc import output_hw
     k, s, p, d, h, w = case
