@@ -30,6 +30,14 @@ def window_cases(draw):
     return size, k, s, p, d
 
 
+def test_dilated_extent_is_the_span_of_the_taps():
+    for k in range(1, 8):
+        for d in range(1, 5):
+            taps = np.arange(k) * d                       # tap offsets within the window
+            assert f.dilated_extent(k, d) == taps[-1] - taps[0] + 1
+            assert f.dilated_extent(F, D).subs({F: k, D: d}) == f.dilated_extent(k, d)
+
+
 @given(window_cases())
 def test_output_size_matches_sliding_windows(case):
     size, k, s, p, d = case
