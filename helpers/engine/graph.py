@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helpers.engine import kernels, pooling, weights, winograd
+from helpers.engine import elementwise, kernels, pooling, weights, winograd
 from helpers.engine.buffers import POOL, new_output
+from helpers.engine.fusion import conv_group_at, conv_plan, is_pointwise_layer
 from helpers.engine.nhwc import flatten_nhwc, output_hw
 from helpers.layers import (
     AvgPool2d,
@@ -46,42 +47,6 @@ def _release(x, y):
     """Give ``x``'s buffer back to the pool once ``y`` has been computed from it."""
     if y is not x and not np.shares_memory(x, y):
         POOL.release(x)
-
-
-_GEOMETRY = {}
-
-
-def _geometry(layer, name, x_shape, channels):
-    """A convolution's ``((H_out, W_out), pads, whether Winograd applies)`` for an NHWC
-    input of ``x_shape``, worked out once per layer and shape: the spec's checks are already
-    made once per pass by the trace, and repeating them for ~50 convolutions cost ResNet-50
-    a few tenths of a millisecond per pass."""
-    key = (id(layer), x_shape, channels)
-    hit = _GEOMETRY.get(key)
-    if hit is not None and hit[0] is layer:
-        return hit[1]
-    out_hw = output_hw(layer, x_shape, name)
-    use = winograd.winograd_applies(layer.kernel_pair, layer.stride_pair, layer.dilation_pair, layer.groups,
-                                    winograd.tile_count(x_shape[0], out_hw), channels)
-    if len(_GEOMETRY) > 4096:
-        _GEOMETRY.clear()
-    _GEOMETRY[key] = (layer, (out_hw, layer.pads(), use))
-    return _GEOMETRY[key][1]
-
-
-def _conv_group_at(children, i):
-    """The convolution at ``children[i]`` with the batch norm and ReLU right after it."""
-    ahead = [c for _, c in children[i + 1:i + 3]]
-    bn = bool(ahead) and isinstance(ahead[0], BatchNorm2d)
-    relu = len(ahead) > bn and isinstance(ahead[bn], ReLU)
-    return children[i:i + 1 + bn + relu]
-
-
-def _pointwise(layer):
-    """Whether ``layer`` is a convolution that needs only the pixels at its own positions
-    (:func:`helpers.engine.kernels.is_pointwise`), so it can follow a convolution pixel by pixel."""
-    return isinstance(layer, Conv2d) and kernels.is_pointwise(layer.kernel_pair, layer.stride_pair, layer.pads(),
-                                                               layer.groups)
 
 
 class Run:
@@ -121,7 +86,7 @@ class Run:
         out = y if owned else new_output(y.shape)
         np.add(y, add, out=out)
         if relu:
-            np.maximum(out, 0, out=out)
+            elementwise.relu(out)
         return out, True
 
     def sequence(self, children, x, owned, prefix, tail=None):
@@ -132,11 +97,11 @@ class Run:
             name, child = children[i]
             ahead = [c for _, c in children[i + 1:i + 3]]
             if self.fuse and isinstance(child, Conv2d):
-                group = _conv_group_at(children, i)
+                group = conv_group_at(children, i)
                 i += len(group)
                 chained = None
-                if self.chain and i < len(children) and _pointwise(children[i][1]):
-                    chained = _conv_group_at(children, i)
+                if self.chain and i < len(children) and is_pointwise_layer(children[i][1]):
+                    chained = conv_group_at(children, i)
                     i += len(chained)
                 last = i == len(children)
                 relu = any(isinstance(layer, ReLU) for _, layer in (chained or group)[1:])
@@ -195,11 +160,8 @@ class Run:
         (Never in a profile, which times every layer on its own.)"""
         name, conv, weight, bias, relu = self.folded(group, prefix)
         _, _, weight2, bias2, relu2 = self.folded(chained, prefix)
-        (oh, ow), _, use_winograd = _geometry(conv, name, x.shape, min(x.shape[3], weight.shape[0]))
-        pixels = x.shape[0] * oh * ow
-        first_splits = (not (self.conv == "fast" and use_winograd)
-                        and kernels.splits_channels(pixels, weight.shape[0], conv.groups))
-        if first_splits or kernels.splits_channels(pixels, weight2.shape[0]):
+        (oh, ow), _, kernel = conv_plan(conv, name, x.shape, weight.shape[0], self.conv)
+        if kernel == "split channels" or kernels.splits_channels(x.shape[0] * oh * ow, weight2.shape[0]):
             y, owned = self.conv_group(group, x, owned, prefix, None)
             return self.conv_group(chained, y, owned, prefix, tail)
         add2, relu2 = (tail[0], tail[1]) if tail else (None, relu2)
@@ -234,7 +196,7 @@ class Run:
         name, child = branches[main]
         y, y_owned = self.module(child, x, not keep_x, name, tail=(acc, True) if acc is not None else None)
         if acc is None:
-            y = np.maximum(y, 0, out=y if y_owned else new_output(y.shape))
+            y = elementwise.relu(y, y if y_owned else new_output(y.shape))
         if acc_owned:
             _release(acc, y)
         if owned and keep_x:
@@ -267,7 +229,7 @@ class Run:
         if isinstance(layer, Linear):
             return kernels.linear(x, p["weight"], p.get("bias")), 0
         if isinstance(layer, ReLU):
-            return np.maximum(x, 0, out=x if owned else new_output(x.shape)), 0
+            return elementwise.relu(x, x if owned else new_output(x.shape)), 0
         if isinstance(layer, (Dropout,)):
             return x, 0
         if isinstance(layer, BatchNorm2d):
@@ -295,8 +257,8 @@ class Run:
         raise TypeError(f"{name}: the engine has no kernel for {layer.kind}")
 
     def conv2d(self, layer, name, x, weight, bias, relu=False, add=None, then=None):
-        (oh, ow), pads, use_winograd = _geometry(layer, name, x.shape, min(x.shape[3], weight.shape[0]))
-        if self.conv == "naive":
+        (oh, ow), pads, kernel = conv_plan(layer, name, x.shape, weight.shape[0], self.conv)
+        if kernel == "naive":
             from helpers.lowering import conv2d_direct
             (top, bottom), (left, right) = pads
             if (top, left) != (bottom, right) or layer.stride_pair[0] != layer.stride_pair[1] \
@@ -308,7 +270,7 @@ class Run:
             if bias is not None:
                 y += bias
             return np.ascontiguousarray(y), 0
-        if self.conv == "fast" and use_winograd:
+        if kernel == "winograd":
             return winograd.conv2d_winograd(x, weight, bias, pads, (oh, ow), relu=relu, add=add, then=then)
         return kernels.conv2d(x, weight, bias, layer.stride_pair, pads, layer.dilation_pair, layer.groups,
                               (oh, ow), relu=relu, add=add, then=then)

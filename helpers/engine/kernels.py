@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from helpers.engine import weights
+from helpers.engine import elementwise, weights
 from helpers.engine.buffers import DTYPE, new_output, workspace, workspace_bytes_held
 from helpers.engine.nhwc import _windows, pad_nhwc
 from helpers.engine.threads import pipelines, segments, threads
@@ -37,7 +37,6 @@ __all__ = [
     "linear",
     "is_pointwise",
     "pointwise_then",
-    "run_then",
     "splits_channels",
     "workspace_bytes",
 ]
@@ -79,11 +78,11 @@ def finish(rows, bias=None, add=None, relu=False):
     [[2.0, 0.0]]
     """
     if bias is not None:
-        rows += bias
+        elementwise.add_bias(rows, bias)
     if add is not None:
         rows += add
     if relu:
-        np.maximum(rows, 0, out=rows)
+        elementwise.relu(rows)
     return rows
 
 
@@ -117,8 +116,8 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None,
     needs only the output pixels it is given (:func:`pointwise_then`: a 1x1 convolution);
     ``y_rows`` is the output as ``(N oh ow, C_out)`` rows. Each pipeline calls it once it
     has computed its whole share, on that share's pixels, so that the next layer costs no
-    hand-over between threads; with the channels split instead (:func:`splits_channels`),
-    it runs afterwards in pipelines of its own over rows (:func:`run_then`).
+    hand-over between threads. A layer whose pipelines split its channels instead
+    (:func:`splits_channels`) refuses a ``then``: no pipeline has whole pixels to hand on.
     Returns ``(y, workspace_bytes)``, ``y`` of shape ``(N, oh, ow, C_out)``.
     """
     n = x.shape[0]
@@ -129,6 +128,9 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None,
     w_mats = [gemm_weights(weight, bias, g, groups) for g in range(groups)]
     add_rows = None if add is None else add.reshape(n * oh * ow, c_out)
     by_columns = splits_channels(n * oh * ow, c_out, groups)
+    if by_columns and then is not None:
+        raise ValueError("then= needs a layer split by pixels, and this one splits its channels "
+                         "(splits_channels): run the next layer after it")
     if is_pointwise((kh, kw), stride, pads, groups):
         _pointwise(np.ascontiguousarray(x).reshape(n * oh * ow, c_g), w_mats[0], bias is not None,
                    y.reshape(n * oh * ow, c_out), add_rows, relu, by_columns, budget, then)
@@ -166,7 +168,6 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None,
             then(thread, y_rows, start * ow, stop * ow)
     if by_columns:
         pipelines(c_out, lambda thread, c0, c1: work(thread, 0, n * oh, c0, c1))
-        run_then(then, y_rows)
     else:
         pipelines(n * oh, rows)
     return y, sum(held) + (xp.nbytes if xp is not x else 0)
@@ -198,13 +199,6 @@ def _weights_and_bias(w_mat, has_bias):
     and its bias row (``None`` without a bias)."""
     k = w_mat.shape[0] - 1
     return w_mat[:k], (w_mat[k] if has_bias else None)
-
-
-def run_then(then, y_rows):
-    """Run a chain's next layer (``then``, see :func:`conv2d`) over all of ``y_rows``, in
-    pipelines of its own (when the layer before could not hand it its pixels)."""
-    if then is not None:
-        pipelines(len(y_rows), lambda thread, start, stop: then(thread, y_rows, start, stop))
 
 
 def pointwise_then(weight, bias, out, add=None, relu=False):
@@ -257,7 +251,6 @@ def _pointwise(x_rows, w_mat, has_bias, y_rows, add_rows, relu, by_columns, budg
                None if add_rows is None else add_rows[:, c0:c1], relu)
     if by_columns:
         pipelines(y_rows.shape[1], columns)
-        run_then(then, y_rows)
     else:
         pipelines(len(x_rows), rows)
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.engine.buffers import new_output, workspace
-from helpers.engine.nhwc import _windows, pad_nhwc, tap_slices
+from helpers.engine.nhwc import pad_nhwc, tap_slices
 from helpers.engine.threads import segments, split
 from helpers.formulas import dilated_extent
 
-__all__ = ["avg_pool", "avg_pool_divisor", "local_response_norm", "max_pool", "padded_size", "pool_padded",
+__all__ = ["avg_pool", "avg_pool_divisor", "local_response_norm", "max_along", "max_pool", "padded_size", "pool_padded",
            "reduce_windows", "space_to_depth"]
 
 
@@ -89,9 +89,63 @@ def avg_pool_divisor(x_hw, kernel, stride, padding, out_hw, count_include_pad=Tr
 
 
 def max_pool(x, kernel, stride, padding, dilation, out_hw):
-    """Max pooling (PyTorch semantics, ``ceil_mode`` included via ``out_hw``)."""
-    return _by_rows(x, out_hw, kernel, stride, padding, dilation,
-                    lambda band, out, rows: _max_pool(band, kernel, stride, dilation, out), -np.inf)
+    """Max pooling (PyTorch semantics, ``ceil_mode`` included via ``out_hw``), separably:
+    the maxima over each window's rows first (whole rows of the input at a time), then
+    over its columns (:func:`max_along`),
+    taps outside the input skipped rather than padded with ``-inf``. Output rows are
+    split between threads (:func:`helpers.engine.threads.split`).
+
+    Notes
+    -----
+    For ResNet-50's 3x3 stride-2 pooling of 112 x 112 x 64 this reads and writes about
+    two thirds of the values that nine taps over a padded copy did, and makes no copy.
+    """
+    n, h, w, c = x.shape
+    (oh, ow), (kh, kw), (sh, sw), (ph, pw), (dh, dw) = out_hw, kernel, stride, padding, dilation
+    y = new_output((n, oh, ow, c))
+
+    def part(thread, start, stop):
+        for image, r0, r1, _ in segments(start, stop, oh):
+            top = r0 * sh - ph                                     # first input row read
+            lo, hi = max(0, top), min(h, (r1 - 1) * sh - ph + dh * (kh - 1) + 1)
+            rows = workspace(f"pool_rows{thread}", (r1 - r0, w, c))
+            max_along(x[image, lo:hi], 0, kh, sh, top - lo, dh, rows)
+            max_along(rows, 1, kw, sw, -pw, dw, y[image, r0:r1])
+    split(n * oh, part)
+    return y
+
+
+def max_along(x, axis, kernel, stride, offset, dilation, out):
+    """``out[.., j, ..]`` = the maximum over taps ``t`` of ``x[.., j S + offset + t D, ..]``
+    along ``axis``, over the taps inside ``x`` (those outside are padding, skipped);
+    ``-inf`` where no tap is inside.
+
+    >>> x = np.float32([1, 5, 2, 7, 3])
+    >>> max_along(x, 0, 3, 2, -1, 1, np.empty(3, np.float32)).tolist()    # 3 wide, stride 2, pad 1
+    [5.0, 7.0, 7.0]
+    """
+    n, count = x.shape[axis], out.shape[axis]
+    reads = []
+    for t in range(kernel):
+        first = offset + t * dilation                  # input index read by output 0
+        lo = max(0, -(first // stride))               # outputs whose tap is inside x
+        hi = min(count, max(0, (n - 1 - first) // stride + 1))
+        if lo < hi:
+            reads.append((lo, hi, slice(first + lo * stride, first + (hi - 1) * stride + 1, stride)))
+    reads.sort(key=lambda r: r[0] - r[1])              # a tap that every output reads first
+    where = [slice(None)] * x.ndim
+
+    def at(index, a):
+        where[axis] = index
+        return a[tuple(where)]
+    if not reads or reads[0][:2] != (0, count):
+        out.fill(-np.inf)
+    for i, (lo, hi, taps) in enumerate(reads):
+        if i == 0 and (lo, hi) == (0, count):
+            np.copyto(out, at(taps, x))
+        else:
+            np.maximum(at(slice(lo, hi), out), at(taps, x), out=at(slice(lo, hi), out))
+    return out
 
 
 def _by_rows(x, out_hw, kernel, stride, padding, dilation, one, fill):
@@ -117,14 +171,6 @@ def _by_rows(x, out_hw, kernel, stride, padding, dilation, one, fill):
             one(band, y[image:image + 1, r0:r1], slice(r0, r1))
     split(n * oh, part)
     return y
-
-
-def _max_pool(xp, kernel, stride, dilation, out):
-    """``out`` = the window maxima of the padded band ``xp``."""
-    if dilation != (1, 1):
-        win = _windows(xp, *kernel, stride, dilation, *out.shape[1:3])
-        return win.max(axis=(3, 4), out=out)
-    return reduce_windows(xp, kernel, stride, out.shape[1:3], np.maximum, out)
 
 
 def avg_pool(x, kernel, stride, padding, out_hw, count_include_pad=True):

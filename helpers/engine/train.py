@@ -30,6 +30,7 @@ import numpy as np
 from helpers.engine import backward as bw
 from helpers.engine import backward_norm as norm
 from helpers.engine import backward_pool as pool
+from helpers.engine import elementwise
 from helpers.engine.nhwc import flatten_nhwc, unflatten_nhwc
 from helpers.layers import AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, ReLU
 from helpers.model import Layer, Sequential, join_name, trace
@@ -127,7 +128,7 @@ class _Run:
                                 + BN_MOMENTUM * var * m / max(m - 1, 1)).astype(x.dtype)}
             self.cache[name] = (x, mean, inv_std)
         elif isinstance(layer, ReLU):
-            y = np.maximum(x, 0, out=x if fresh else None)     # in place: one pass, no new array
+            y = elementwise.relu(x, x if fresh else np.empty_like(x))    # in place when x is this pass's own
             self.cache[name] = (y,)
         elif isinstance(layer, MaxPool2d):
             if layer.dilation_pair != (1, 1):

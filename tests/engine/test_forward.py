@@ -149,6 +149,23 @@ def test_bad_input():
         engine.forward(model, params, np.zeros((1, 3, 16, 16)), conv="winograd-please")
 
 
+
+def test_a_model_traced_once_still_checks_and_sizes_every_input():
+    """The trace is kept per model and input shape: a second shape gets its own, a bad shape
+    is refused on every call, and another model with equal layers is traced for itself."""
+    def build():
+        return Sequential(Conv2d(4, 3, padding=1), ReLU(), Conv2d(2, 3, stride=2))
+    model = build()
+    params = engine.init_params(model, (3, 8, 8))
+    for size, out in ((8, 3), (12, 5), (8, 3)):
+        assert engine.forward(model, params, np.ones((1, 3, size, size), np.float32)).shape == (1, 2, out, out)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="kernel 3 is larger than the padded input"):
+            engine.forward(model, params, np.zeros((1, 3, 2, 2), np.float32))
+    x = np.random.default_rng(0).standard_normal((1, 3, 8, 8), dtype=np.float32)
+    np.testing.assert_array_equal(engine.forward(build(), params, x), engine.forward(model, params, x))
+
+
 @pytest.mark.parametrize("name", ["tiny-cnn", "tpu-conv1", "tiny-branch"])
 def test_results_survive_the_next_pass_and_inputs_are_untouched(name):
     entry = zoo.entry(name)

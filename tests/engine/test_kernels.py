@@ -49,9 +49,10 @@ def test_dense_layer_pipelines_equal_numpy(serial):
 @pytest.mark.parametrize("kernel", [3, 1])
 @pytest.mark.parametrize("c_mid, hw", [(256, 4), (8, 9)])
 def test_a_chained_pointwise_layer_sees_every_pixel_once(kernel, c_mid, hw):
-    """``conv2d(..., then=pointwise_then(...))`` gives the two layers one after the other,
-    whether the first splits its pixels between the pipelines (and hands each pipeline's
-    share on) or its channels (256 of them on 16 pixels: the 1x1 layer then runs by rows)."""
+    """``conv2d(..., then=pointwise_then(...))`` gives the two layers one after the other
+    when the first splits its pixels between the pipelines (each hands its share on), and
+    is refused when it splits its channels (256 of them on 16 pixels: no pipeline has a
+    whole pixel)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, hw, hw, 8)).astype(np.float32)
     w1 = rng.standard_normal((c_mid, 8, kernel, kernel)).astype(np.float32)
@@ -66,6 +67,10 @@ def test_a_chained_pointwise_layer_sees_every_pixel_once(kernel, c_mid, hw):
         want, _ = kernels.conv2d(mid, w2, b2, (1, 1), ((0, 0), (0, 0)), (1, 1), 1, (hw, hw), add=add, relu=True)
         out = np.full((2, hw, hw, 5), np.nan, np.float32)
         then = kernels.pointwise_then(w2, b2, out, add=add, relu=True)
+        if c_mid == 256:
+            with pytest.raises(ValueError, match="splits its channels"):
+                kernels.conv2d(x, w1, b1, (1, 1), pads, (1, 1), 1, (hw, hw), relu=True, then=then)
+            return
         got_mid, _ = kernels.conv2d(x, w1, b1, (1, 1), pads, (1, 1), 1, (hw, hw), relu=True, then=then)
     np.testing.assert_array_equal(got_mid, mid)
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)

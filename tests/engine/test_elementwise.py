@@ -1,0 +1,69 @@
+"""The engine's in-place ReLU and bias addition against plain numpy written element by
+element: every layout they take a faster path for (contiguous, rows of a wider array,
+a row count that the bias tile does not divide, another dtype)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers.engine import elementwise
+
+
+def _values(rng, shape):
+    x = rng.standard_normal(shape).astype(np.float32)
+    x.flat[::7] = -0.0
+    x.flat[::11] = np.nan
+    return x
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 70), st.integers(1, 40), st.integers(0, 5), st.booleans())
+def test_relu_is_max_with_zero_in_every_layout(rows, cols, skip, in_place):
+    """Contiguous, a column slice of a wider array, and a strided view: ``max(x, 0)`` with
+    NaN kept as NaN, into ``x`` itself or into another array."""
+    rng = np.random.default_rng(rows * 100 + cols)
+    wide = _values(rng, (rows, cols + skip))
+    for x in (wide, wide[:, skip:], wide[::2, ::2]):
+        expected = np.array([[v if np.isnan(v) else max(v, 0.0) for v in row] for row in x], np.float32)
+        before = x.copy()
+        out = x if in_place else np.empty_like(x)
+        got = elementwise.relu(x, None if in_place else out)
+        assert got is out
+        np.testing.assert_array_equal(got, expected)
+        if not in_place:
+            np.testing.assert_array_equal(x, before)          # the input untouched
+
+
+def test_relu_keeps_other_dtypes_and_never_writes_its_zeros():
+    x = np.array([-2.0, 3.0], np.float64)
+    assert elementwise.relu(x).tolist() == [0.0, 3.0] and x.dtype == np.float64
+    y = np.full((1000, 300), -1.0, np.float32)
+    elementwise.relu(y)
+    zeros = elementwise._zeros(y.size)
+    assert not zeros.flags.writeable and not zeros.any() and not y.any()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 3000), st.sampled_from([1, 3, 64, 256, 20_000]))
+def test_add_bias_adds_each_channel_to_every_row(rows, channels):
+    """Rows that the tiled bias divides, rows left over, a bias wider than the tile."""
+    rng = np.random.default_rng(rows)
+    x = rng.standard_normal((rows, channels)).astype(np.float32)
+    bias = rng.standard_normal(channels).astype(np.float32)
+    expected = x.copy()
+    for r in range(rows):
+        expected[r] = expected[r] + bias
+    got = elementwise.add_bias(x, bias)
+    assert got is x
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("view", [np.s_[:, 2:], np.s_[::2, :]])
+def test_add_bias_on_a_view_changes_only_the_view(view):
+    base = np.zeros((40, 6), np.float32)
+    rows = base[view]
+    elementwise.add_bias(rows, np.arange(rows.shape[1], dtype=np.float32))
+    expected = np.zeros((40, 6), np.float32)
+    expected[view] = np.arange(rows.shape[1], dtype=np.float32)
+    np.testing.assert_array_equal(base, expected)
