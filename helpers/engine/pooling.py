@@ -107,7 +107,7 @@ def max_pool(x, kernel, stride, padding, dilation, out_hw):
     def part(thread, start, stop):
         for image, r0, r1, _ in segments(start, stop, oh):
             top = r0 * sh - ph                                     # first input row read
-            lo, hi = max(0, top), min(h, (r1 - 1) * sh - ph + dh * (kh - 1) + 1)
+            lo, hi = max(0, top), min(h, (r1 - 1) * sh - ph + dilated_extent(kh, dh))
             rows = workspace(f"pool_rows{thread}", (r1 - r0, w, c))
             max_along(x[image, lo:hi], 0, kh, sh, top - lo, dh, rows)
             max_along(rows, 1, kw, sw, -pw, dw, y[image, r0:r1])
