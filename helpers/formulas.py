@@ -15,6 +15,7 @@ from __future__ import annotations
 from helpers.conventions import BYTES_PER_ELEM, FLOPS_PER_MAC
 
 __all__ = [
+    "dilated_extent",
     "output_size",
     "pool_output_size",
     "same_padding",
@@ -28,6 +29,37 @@ __all__ = [
     "to_bytes",
     "flops",
 ]
+
+
+def dilated_extent(kernel_size, dilation=1):
+    r"""Positions a window spans along one axis: its taps and the gaps between them.
+
+    Parameters
+    ----------
+    kernel_size : int, ndarray or sympy expression
+        Taps :math:`F` along the axis.
+    dilation : int, ndarray or sympy expression, optional
+        Spacing :math:`D` between neighbouring taps (1: no gaps).
+
+    Returns
+    -------
+    int, ndarray or sympy expression
+        :math:`D(F - 1) + 1`: the first tap, then :math:`F - 1` steps of :math:`D`.
+
+    Notes
+    -----
+    A 3-tap kernel with dilation 2 reads positions 0, 2 and 4, so it spans
+    :math:`2 \cdot 2 + 1 = 5`; without dilation the extent is the kernel size.
+
+    Examples
+    --------
+    >>> dilated_extent(3, 2), dilated_extent(11)
+    (5, 11)
+    >>> from helpers.symbols import F, D
+    >>> dilated_extent(F, D)
+    D*(F - 1) + 1
+    """
+    return dilation * (kernel_size - 1) + 1
 
 
 def output_size(size, kernel_size, stride=1, padding=0, dilation=1):
@@ -72,7 +104,7 @@ def output_size(size, kernel_size, stride=1, padding=0, dilation=1):
     floor((-F + L + 2*P)/S) + 1
     """
     before, after = _pair(padding)
-    return (size + before + after - dilation * (kernel_size - 1) - 1) // stride + 1
+    return (size + before + after - dilated_extent(kernel_size, dilation)) // stride + 1
 
 
 def pool_output_size(size, kernel_size, stride, padding=0, dilation=1,
@@ -90,7 +122,14 @@ def pool_output_size(size, kernel_size, stride, padding=0, dilation=1,
     Returns
     -------
     int
-        Output length.
+        Output length; below 1 when no window is left (PyTorch refuses
+        those, and so do the pooling specs).
+
+    Notes
+    -----
+    With ``ceil_mode`` a window may hang over the end of the padded input by
+    less than a stride, as long as it starts inside the input or the left
+    padding: a 3-wide, stride-2 window on an input of 2 gives one output.
 
     Examples
     --------
@@ -100,10 +139,12 @@ def pool_output_size(size, kernel_size, stride, padding=0, dilation=1,
     56
     >>> pool_output_size(6, 2, 2, padding=1, ceil_mode=True)
     4
+    >>> pool_output_size(2, 3, 2, ceil_mode=True), pool_output_size(2, 3, 2)
+    (1, 0)
     """
     if not ceil_mode:
         return output_size(size, kernel_size, stride, padding, dilation)
-    span = size + 2 * padding - dilation * (kernel_size - 1) - 1
+    span = size + 2 * padding - dilated_extent(kernel_size, dilation)
     out = -((-span) // stride) + 1
     # PyTorch: the last window must start inside the input or left padding.
     if (out - 1) * stride >= size + padding:
@@ -133,7 +174,7 @@ def same_padding(kernel_size, dilation=1):
     >>> same_padding(3), same_padding(5), same_padding(1), same_padding(4)
     ((1, 1), (2, 2), (0, 0), (1, 2))
     """
-    total = dilation * (kernel_size - 1)
+    total = dilated_extent(kernel_size, dilation) - 1
     return total // 2, total - total // 2
 
 

@@ -96,6 +96,10 @@ class Dropout(Layer):
 
     p: float = 0.5
 
+    def __post_init__(self):
+        if not 0 <= self.p <= 1:                                   # as torch.nn.Dropout
+            raise ValueError(f"Dropout: p must be between 0 and 1, got {self.p!r}")
+
 
 @dataclass(frozen=True)
 class BatchNorm2d(Layer):

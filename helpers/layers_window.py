@@ -11,6 +11,8 @@ Examples
 (8, 10, 7)
 >>> MaxPool2d(3, 2, ceil_mode=True).output_shape((4, 6, 6))
 (4, 3, 3)
+>>> MaxPool2d(3, 2, ceil_mode=True).output_shape((4, 2, 2))    # one window, larger than the input
+(4, 1, 1)
 """
 
 from __future__ import annotations
@@ -31,23 +33,27 @@ class _Window(Layer):
         """``((top, bottom), (left, right))`` zeros added around the input."""
         return (self.padding_pair[0],) * 2, (self.padding_pair[1],) * 2
 
-    def _check_fits(self, shape, name):
+    def _check_fits(self, shape, name, overhang=(0, 0)):
+        """``ValueError`` naming the layer and the numbers unless, on each axis, the window
+        lies inside the padded input or hangs over its end by at most ``overhang``."""
         self._need_spatial(shape, name, self.kind)
         kh, kw = self.kernel_pair
         dh, dw = self.dilation_pair
-        for axis, size, k, d, (pb, pa) in (("height", shape[1], kh, dh, self.pads()[0]),
-                                           ("width", shape[2], kw, dw, self.pads()[1])):
-            span = d * (k - 1) + 1
-            if span > size + pb + pa:
+        for axis, size, k, d, (pb, pa), extra in (("height", shape[1], kh, dh, self.pads()[0], overhang[0]),
+                                                  ("width", shape[2], kw, dw, self.pads()[1], overhang[1])):
+            span = f.dilated_extent(k, d)
+            if span > size + pb + pa + extra:
                 raise ValueError(
                     f"{name} ({self.kind}): kernel {span} is larger than the padded input "
-                    f"{axis} {size} + {pb + pa} = {size + pb + pa}")
+                    f"{axis} {size} + {pb + pa} = {size + pb + pa}"
+                    + (f" by {span - size - pb - pa}, not less than the stride {extra + 1} (ceil_mode)"
+                       if extra else ""))
 
     def window(self):
         (kh, kw), (sh, sw) = self.kernel_pair, self.stride_pair
         (dh, dw) = self.dilation_pair
         (ph, _), (pw, _) = self.pads()
-        return (dh * (kh - 1) + 1, sh, ph), (dw * (kw - 1) + 1, sw, pw)
+        return (f.dilated_extent(kh, dh), sh, ph), (f.dilated_extent(kw, dw), sw, pw)
 
 
 @dataclass(frozen=True)
@@ -128,7 +134,7 @@ class _Pool(_Window):
     ceil_mode: bool = False
 
     def __post_init__(self):
-        k, _, p = self.kernel_pair, self.stride_pair, self.padding_pair
+        k, _, p, _ = self.kernel_pair, self.stride_pair, self.padding_pair, self.dilation_pair  # they validate
         if p[0] > k[0] // 2 or p[1] > k[1] // 2:
             raise ValueError(f"{self.kind}: padding {self.padding!r} must be at most half the kernel "
                              f"{self.kernel_size!r}")
@@ -140,7 +146,9 @@ class _Pool(_Window):
     dilation_pair = cached_property(lambda self: (1, 1))
 
     def output_shape(self, shape, name="pool"):
-        self._check_fits(shape, name)
+        # PyTorch: with ceil_mode a window may hang over the padded input's end by less than a
+        # stride (so one larger than the whole padded input still gives one output)
+        self._check_fits(shape, name, tuple(s - 1 for s in self.stride_pair) if self.ceil_mode else (0, 0))
         hw = [f.pool_output_size(n, k, s, p, d, self.ceil_mode) for n, k, s, p, d in zip(
             shape[1:], self.kernel_pair, self.stride_pair, self.padding_pair, self.dilation_pair, strict=True)]
         return (shape[0], *hw)

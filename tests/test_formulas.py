@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 from helpers import formulas as f
-from helpers.layers import Conv2d, Linear
+from helpers.layers import AvgPool2d, Conv2d, Linear, MaxPool2d
 from helpers.symbols import D, F, L, P, S
 from reference.conv import naive_conv_counting
+from reference.pooling import window_starts
 
 DATA = Path(__file__).parent / "data"
 
@@ -27,6 +28,14 @@ def window_cases(draw):
     s = draw(st.integers(1, 4))
     size = draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), 20))
     return size, k, s, p, d
+
+
+def test_dilated_extent_is_the_span_of_the_taps():
+    for k in range(1, 8):
+        for d in range(1, 5):
+            taps = np.arange(k) * d                       # tap offsets within the window
+            assert f.dilated_extent(k, d) == taps[-1] - taps[0] + 1
+            assert f.dilated_extent(F, D).subs({F: k, D: d}) == f.dilated_extent(k, d)
 
 
 @given(window_cases())
@@ -52,6 +61,51 @@ def test_pool_sizes_match_pytorch():
     assert len(table["rows"]) > 500
     for size, k, s, p, ceil, out in table["rows"]:
         assert f.pool_output_size(size, k, s, p, 1, bool(ceil)) == out, (size, k, s, p, ceil)
+
+
+def pool_cases():
+    """Every pooling geometry on one axis up to size 8, kernel 6, stride 4, dilation 3, with
+    PyTorch's padding limit (at most half the kernel), both rounding modes."""
+    return [(size, k, s, p, d, ceil) for size in range(1, 9) for k in range(1, 7) for s in range(1, 5)
+            for p in range(k // 2 + 1) for d in (1, 2, 3) for ceil in (False, True)]
+
+
+def pool_spec_size(layer, size):
+    """The spec's output width for a 1 x 1 x size input, 0 if it refuses the input."""
+    try:
+        return layer.output_shape((1, 1, size))[2]
+    except ValueError:
+        return 0
+
+
+def test_pool_sizes_count_the_windows():
+    """pool_output_size and the pooling specs against the windows enumerated one by one
+    (tests/reference/pooling.py), including ceil_mode windows larger than the padded
+    input (one output) and inputs no window fits (refused)."""
+    for size, k, s, p, d, ceil in pool_cases():
+        windows = len(window_starts(size, k, s, p, ceil, d))
+        assert max(f.pool_output_size(size, k, s, p, d, ceil), 0) == windows, (size, k, s, p, d, ceil)
+        specs = [MaxPool2d((1, k), (1, s), (0, p), ceil, dilation=(1, d))]
+        specs += [AvgPool2d((1, k), (1, s), (0, p), ceil)] if d == 1 else []
+        assert [pool_spec_size(spec, size) for spec in specs] == [windows] * len(specs), (size, k, s, p, d, ceil)
+
+
+def test_pool_sizes_and_refusals_match_pytorch(torch):
+    """The pooling specs against PyTorch's own max and average pooling on the same grid: the
+    same output width, and a refusal exactly where PyTorch raises."""
+    tf = torch.nn.functional
+
+    def torch_size(fn, size, **kwargs):
+        try:
+            return fn(torch.zeros(1, 1, 1, size), **kwargs).shape[-1]
+        except RuntimeError:
+            return 0
+    for size, k, s, p, d, ceil in pool_cases():
+        geometry = dict(kernel_size=(1, k), stride=(1, s), padding=(0, p), ceil_mode=ceil)
+        assert pool_spec_size(MaxPool2d(**geometry, dilation=(1, d)), size) == \
+            torch_size(tf.max_pool2d, size, dilation=(1, d), **geometry), (size, k, s, p, d, ceil)
+        if d == 1:
+            assert pool_spec_size(AvgPool2d(**geometry), size) == torch_size(tf.avg_pool2d, size, **geometry)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6, 7])

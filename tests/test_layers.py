@@ -3,7 +3,18 @@
 import pytest
 
 from helpers import zoo
-from helpers.layers import AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, ReLU, SpaceToDepth
+from helpers.layers import (
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    GlobalAvgPool,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    SpaceToDepth,
+)
 from helpers.model import Parallel, Sequential, scale_width, walk
 
 
@@ -65,6 +76,8 @@ def test_width_multiplier_halves_convolutions_only():
     (lambda: Conv2d(9, 3, groups=2), "out_channels 9 is not divisible by groups 2"),
     (lambda: MaxPool2d(3, 2, padding=2), "padding 2 must be at most half the kernel 3"),
     (lambda: Linear(0), "out_features must be a positive int"),
+    (lambda: Dropout(1.5), "p must be between 0 and 1, got 1.5"),
+    (lambda: Dropout(-0.1), "p must be between 0 and 1, got -0.1"),
     (lambda: SpaceToDepth(0), "block must be a positive int"),
     (lambda: Parallel(Conv2d(1, 1), merge="mul"), "merge must be 'concat' or 'add'"),
     (lambda: Sequential(("a", ReLU()), ("a", ReLU())), "duplicate child names"),
@@ -75,10 +88,30 @@ def test_bad_specs_are_rejected_with_a_clear_message(make, message):
         make()
 
 
+WINDOW_SPECS = {"Conv2d": lambda **kw: Conv2d(8, **kw), "MaxPool2d": MaxPool2d, "AvgPool2d": AvgPool2d}
+
+
+@pytest.mark.parametrize("kind, what, value", [
+    (kind, what, value) for kind in WINDOW_SPECS
+    for what, values in (("kernel_size", (0, -1, (1, 0), (-2, 1))), ("stride", (0, -1, (1, 0), (-2, 1))),
+                         ("dilation", (0, -1, (1, 0), (-2, 1))), ("padding", (-1, (0, -1))))
+    if not (kind == "AvgPool2d" and what == "dilation")          # no dilation there, as in PyTorch
+    for value in values])
+def test_window_specs_refuse_bad_geometry_at_construction(kind, what, value):
+    """Kernel, stride and dilation below 1 and negative padding, as an int or in a pair, raise
+    a ValueError naming the layer and the argument when the spec is built (not at its first use)."""
+    with pytest.raises(ValueError, match=f"{kind}: {what} must be a"):
+        WINDOW_SPECS[kind](**{"kernel_size": 2, what: value})
+
+
 @pytest.mark.parametrize("model, shape, message", [
     (Sequential(("conv1", Conv2d(8, 11))), (3, 10, 10),
      "conv1 (Conv2d): kernel 11 is larger than the padded input height 10"),
     (Sequential(("c", Conv2d(8, 3, groups=2))), (3, 10, 10), "c (Conv2d): in_channels 3 is not divisible by groups 2"),
+    (Sequential(("p", MaxPool2d(5, 2, ceil_mode=True))), (3, 2, 9),
+     "p (MaxPool2d): kernel 5 is larger than the padded input height 2 + 0 = 2 by 3, not less than the stride 2"),
+    (Sequential(("p", AvgPool2d(3, 1, ceil_mode=True))), (3, 9, 2),
+     "p (AvgPool2d): kernel 3 is larger than the padded input width 2 + 0 = 2"),
     (Sequential(("fc", Linear(8))), (3, 4, 4), "fc (Linear) needs a flat input"),
     (Sequential(("s", SpaceToDepth(4))), (3, 10, 12), "input 10x12 is not divisible by block 4"),
     (Sequential(("p", Parallel(Conv2d(2, 3), Conv2d(2, 1)))), (1, 8, 8), "cannot concat branch outputs"),

@@ -49,7 +49,7 @@ from helpers.engine import kernels, weights
 from helpers.engine.backward_norm import channel_sums
 from helpers.engine.buffers import workspace
 from helpers.engine.nhwc import _windows, pad_nhwc, tap_slices
-from helpers.formulas import gemm_macs
+from helpers.formulas import dilated_extent, gemm_macs
 
 __all__ = ["conv2d_forward", "conv2d_backward", "linear_forward", "linear_backward", "relu_backward",
            "softmax_cross_entropy"]
@@ -148,7 +148,7 @@ def conv2d_backward(dy, x, weight, has_bias, stride, pads, dilation, groups, nee
 def _flipped_pads(weight, pads, dilation):
     """Padding of ``dy`` for the input gradient of a stride-1 convolution as a convolution."""
     (top, bottom), (left, right) = pads
-    span_h, span_w = dilation[0] * (weight.shape[2] - 1), dilation[1] * (weight.shape[3] - 1)
+    span_h, span_w = (dilated_extent(k, d) - 1 for k, d in zip(weight.shape[2:], dilation, strict=True))
     return (span_h - top, span_h - bottom), (span_w - left, span_w - right)
 
 
@@ -210,7 +210,7 @@ def _backward_from_input_patches(dy, x, weight, stride, pads, dilation, groups, 
             np.matmul(d, mats[g].T, out=cols)                # the patches are no longer needed
             macs.append(gemm_macs(len(cols), k, co_g))
             _scatter(cols, dxp[first:last], kh, kw, stride, dilation, out_hw, g, c_g)
-    dweight = np.concatenate([s.reshape(kh, kw, c_g, co_g).transpose(3, 2, 0, 1) for s in sums])
+    dweight = np.concatenate([weights.torch_filter(s.reshape(kh, kw, c_g, co_g)) for s in sums])
     dx = None
     if as_conv:
         dx = conv2d_forward(dy, _flipped(weight, groups), None, (1, 1), _flipped_pads(weight, pads, dilation),

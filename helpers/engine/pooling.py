@@ -11,6 +11,7 @@ import numpy as np
 from helpers.engine.buffers import new_output, workspace
 from helpers.engine.nhwc import pad_nhwc, tap_slices
 from helpers.engine.threads import segments, split
+from helpers.formulas import dilated_extent
 
 __all__ = ["avg_pool", "avg_pool_divisor", "local_response_norm", "max_along", "max_pool", "padded_size", "pool_padded",
            "reduce_windows", "space_to_depth"]
@@ -106,7 +107,7 @@ def max_pool(x, kernel, stride, padding, dilation, out_hw):
     def part(thread, start, stop):
         for image, r0, r1, _ in segments(start, stop, oh):
             top = r0 * sh - ph                                     # first input row read
-            lo, hi = max(0, top), min(h, (r1 - 1) * sh - ph + dh * (kh - 1) + 1)
+            lo, hi = max(0, top), min(h, (r1 - 1) * sh - ph + dilated_extent(kh, dh))
             rows = workspace(f"pool_rows{thread}", (r1 - r0, w, c))
             max_along(x[image, lo:hi], 0, kh, sh, top - lo, dh, rows)
             max_along(rows, 1, kw, sw, -pw, dw, y[image, r0:r1])
@@ -157,7 +158,7 @@ def _by_rows(x, out_hw, kernel, stride, padding, dilation, one, fill):
     n, h, w, _ = x.shape
     oh, ow = out_hw
     (kh, kw), (sh, _), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    extent = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)                    # the dilated window
+    extent = (dilated_extent(kh, dh), dilated_extent(kw, dw))          # the dilated window
     wp = padded_size((h, w), extent, stride, padding, out_hw)[1]
     y = new_output((n, oh, ow, x.shape[3]))
 

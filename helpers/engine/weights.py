@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["cache_bytes", "clear_weight_caches", "filter_matrix", "fold_batchnorm", "gemm_weights"]
+__all__ = ["cache_bytes", "clear_weight_caches", "filter_matrix", "fold_batchnorm", "gemm_weights", "tap_layout",
+           "torch_filter"]
 
 _W_CACHE = {}
 
@@ -32,7 +33,30 @@ def filter_matrix(weight, g, groups):
     """
     c_out, c_g, kh, kw = weight.shape
     co_g = c_out // groups
-    return weight[g * co_g:(g + 1) * co_g].transpose(2, 3, 1, 0).reshape(kh * kw * c_g, co_g)
+    return tap_layout(weight[g * co_g:(g + 1) * co_g]).reshape(kh * kw * c_g, co_g)
+
+
+def tap_layout(weight):
+    """A filter in torch's layout ``(C_out, C_in/g, K_h, K_w)`` as ``(K_h, K_w, C_in/g, C_out)``
+    (a view), the order of the im2col columns; :func:`torch_filter` undoes it.
+
+    >>> tap_layout(np.zeros((4, 3, 2, 1))).shape
+    (2, 1, 3, 4)
+    """
+    return weight.transpose(2, 3, 1, 0)
+
+
+def torch_filter(taps):
+    """A filter in the tap layout ``(K_h, K_w, C_in/g, C_out)`` back in torch's layout
+    ``(C_out, C_in/g, K_h, K_w)`` (a view): the inverse of :func:`tap_layout`.
+
+    >>> w = np.arange(24.0).reshape(2, 3, 2, 2)
+    >>> bool((torch_filter(tap_layout(w)) == w).all())
+    True
+    >>> bool((torch_filter(filter_matrix(w, 0, 1).reshape(2, 2, 3, 2)) == w).all())
+    True
+    """
+    return taps.transpose(3, 2, 0, 1)
 
 
 def gemm_weights(weight, bias, g, groups):
@@ -91,9 +115,9 @@ def fold_batchnorm(weight, bias, bn, eps, groups=1):
         k = kh * kw * c_in
         w_mat = np.empty((k + 1, c_out), dtype=np.float32)
         layout = w_mat[:k].reshape(kh, kw, c_in, c_out)        # a view: no weight-sized temporaries
-        np.multiply(weight.transpose(2, 3, 1, 0), scale, out=layout)
+        np.multiply(tap_layout(weight), scale, out=layout)
         w_mat[k] = folded_b
-        result = layout.transpose(3, 2, 0, 1), w_mat[k]
+        result = torch_filter(layout), w_mat[k]
         _remember((id(result[0]), id(result[1]), 0), *result, w_mat)
     if len(_FOLDED) > 512:
         _FOLDED.clear()

@@ -62,3 +62,91 @@ def test_dilated_max_pool_equals_definition(batch, serial, ceil):
     with pipeline_mode(serial):
         got = engine.forward(Sequential(MaxPool2d(k, s, p, dilation=d, ceil_mode=ceil)), {}, x)
     np.testing.assert_array_equal(got, want)
+
+
+# ceil_mode windows larger than the whole padded input along one axis, which PyTorch keeps
+# (they start inside the input and hang over its end by less than a stride):
+# (kernel, stride, padding, dilation, H, W); each gives one output row
+OVERSIZED = [(3, 2, 0, 1, 2, 3), (5, 4, 1, 1, 2, 5), (3, 3, 0, 1, 1, 4), (3, 3, 1, 2, 2, 6)]
+
+
+def oversized_layer(op, k, s, p, d, include_pad=True):
+    if op == "max":
+        return MaxPool2d(k, s, p, dilation=d, ceil_mode=True)
+    return AvgPool2d(k, s, p, ceil_mode=True, count_include_pad=include_pad)
+
+
+def oversized_cases():
+    return [(op, case, include) for case in OVERSIZED for op, include in
+            [("max", True), ("avg", True), ("avg", False)] if op == "max" or case[3] == 1]
+
+
+@pytest.mark.parametrize("op, case, include_pad", oversized_cases())
+@pytest.mark.parametrize("batch, serial", [(2, True), (1, False)])
+def test_ceil_mode_window_larger_than_the_input_equals_definition(op, case, include_pad, batch, serial):
+    """Inference: the engine pools such a window as the window-by-window definition does
+    (tests/reference/pooling.py, which enumerates the windows itself)."""
+    k, s, p, d, h, w = case
+    x = np.random.default_rng(3).standard_normal((batch, 2, h, w)).astype(np.float32)
+    want = torch_free_pool_reference(x, k, s, p, op, True, include_pad, d)
+    assert want.shape[2] == 1 and d * (k - 1) + 1 > h + 2 * p
+    with pipeline_mode(serial):
+        got = engine.forward(Sequential(oversized_layer(op, k, s, p, d, include_pad)), {}, x)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("op, case, include_pad", [c for c in oversized_cases() if c[1][3] == 1])
+def test_ceil_mode_window_larger_than_the_input_trains_as_the_definition(op, case, include_pad):
+    """Training (float64, NHWC): forward and input gradient of such a window against the
+    window-by-window definition and its gradient."""
+    from helpers.engine import backward_pool as bp
+    from helpers.engine.nhwc import output_hw
+    from reference.pooling import torch_free_pool_gradient
+    k, s, p, _, h, w = case
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, h, w, 3))
+    out = output_hw(oversized_layer(op, k, s, p, 1, include_pad), x.shape, "pool")
+    dy = rng.standard_normal((2, *out, 3))
+    nchw, dy_nchw = x.transpose(0, 3, 1, 2), dy.transpose(0, 3, 1, 2)
+    if op == "max":
+        y = bp.max_pool_forward(x, (k, k), (s, s), (p, p), out)
+        dx = bp.max_pool_backward(dy, x, y, (k, k), (s, s), (p, p))
+    else:
+        y = bp.avg_pool_forward(x, (k, k), (s, s), (p, p), out, include_pad)
+        dx = bp.avg_pool_backward(dy, x.shape, (k, k), (s, s), (p, p), include_pad)
+    np.testing.assert_allclose(y.transpose(0, 3, 1, 2), torch_free_pool_reference(nchw, k, s, p, op, True, include_pad),
+                               rtol=1e-12)
+    np.testing.assert_allclose(dx.transpose(0, 3, 1, 2),
+                               torch_free_pool_gradient(nchw, dy_nchw, k, s, p, op, True, include_pad), rtol=1e-12)
+
+
+@pytest.mark.parametrize("op, case, include_pad", oversized_cases())
+def test_ceil_mode_window_larger_than_the_input_equals_torch(op, case, include_pad, torch):
+    """The same windows in PyTorch: the inference engine's output, and (undilated) the
+    training forward and input gradient against autograd."""
+    from helpers.engine import backward_pool as bp
+    from helpers.engine.nhwc import output_hw
+    k, s, p, d, h, w = case
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, h, w))
+    t = torch.from_numpy(x).requires_grad_()
+    pool = (torch.nn.MaxPool2d(k, s, p, dilation=d, ceil_mode=True) if op == "max"
+            else torch.nn.AvgPool2d(k, s, p, ceil_mode=True, count_include_pad=include_pad))
+    want = pool(t)
+    layer = oversized_layer(op, k, s, p, d, include_pad)
+    got = engine.forward(Sequential(layer), {}, x.astype(np.float32))
+    np.testing.assert_allclose(got, want.detach().numpy(), rtol=1e-6, atol=1e-6)
+    if d != 1:
+        return
+    dy = rng.standard_normal(tuple(want.shape))
+    want.backward(torch.from_numpy(dy))
+    nhwc, dy_nhwc = x.transpose(0, 2, 3, 1).copy(), dy.transpose(0, 2, 3, 1).copy()
+    out = output_hw(layer, nhwc.shape, "pool")
+    if op == "max":
+        y = bp.max_pool_forward(nhwc, (k, k), (s, s), (p, p), out)
+        dx = bp.max_pool_backward(dy_nhwc, nhwc, y, (k, k), (s, s), (p, p))
+    else:
+        y = bp.avg_pool_forward(nhwc, (k, k), (s, s), (p, p), out, include_pad)
+        dx = bp.avg_pool_backward(dy_nhwc, nhwc.shape, (k, k), (s, s), (p, p), include_pad)
+    np.testing.assert_allclose(y.transpose(0, 3, 1, 2), want.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(dx.transpose(0, 3, 1, 2), t.grad.numpy(), rtol=1e-12)

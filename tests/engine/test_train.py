@@ -122,16 +122,6 @@ def test_unsupported_layers_are_named():
 
 # --- PyTorch, when it is installed ---------------------------------------------------------
 
-@pytest.fixture
-def torch():
-    """PyTorch on one thread (a thread team on a loaded 2-core machine mostly waits)."""
-    torch = pytest.importorskip("torch")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(before)
-
-
 def torch_step(torch, model, params, shape, x, labels):
     """Loss, gradients (by layer name), module and leaves after one backward pass in PyTorch."""
     module, leaves = torch_bridge.trainable(model, params, shape)

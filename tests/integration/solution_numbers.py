@@ -173,7 +173,6 @@ VGG19_EARLY = 3 * 224 * 224 + 2 * 64 * 224 * 224 + 64 * 112 * 112 + 2 * 128 * 11
 
 full = resnet50_counts(1.0)
 half = resnet50_counts(0.5)
-ALEX_FC = 9216 * 4096 + 4096 * 4096 + 4096 * 1000
 
 
 def vgg_leaf_values(convs_per_stage):

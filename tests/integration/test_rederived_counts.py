@@ -88,10 +88,17 @@ def test_lagrange_point_of_the_proof():
     for v in (m, n, k):
         assert sp.simplify((sp.diff(data, v) - lam * sp.diff(work, v)).subs(point)) == 0
     assert sp.simplify(work.subs(point) - V) == 0
-    # numerically, at V = 1000: the multiplier is the ratio of the two gradients at the cube
-    h, cube = 1e-6, 10.0
-    d_data = ((cube + h) * cube + cube * cube + (cube + h) * cube - 3 * cube**2) / h
-    assert abs(d_data / (cube * cube) - 2 * 1000 ** (-1 / 3)) < 1e-6
+    # numerically, at V = 1000, the point itself: central differences of data and work give
+    # grad data = lambda grad work, MNK = V, and the data there is the bound 3 V^(2/3)
+    at = {s: float(e.subs(V, 1000)) for s, e in point.items()}
+    shape, h = np.array([at[m], at[n], at[k]]), 1e-5
+    data_of, work_of = (lambda s: s[0] * s[2] + s[2] * s[1] + s[0] * s[1]), np.prod
+    for step in np.eye(3) * h:
+        d_data = (data_of(shape + step) - data_of(shape - step)) / (2 * h)
+        d_work = (work_of(shape + step) - work_of(shape - step)) / (2 * h)
+        assert abs(d_data - at[lam] * d_work) < 1e-8 * abs(d_data)
+    assert abs(work_of(shape) - 1000) < 1e-9 * 1000
+    assert abs(data_of(shape) - 3 * 1000 ** (2 / 3)) < 1e-9 * data_of(shape)
     rng = np.random.default_rng(0)
     mm, nn = np.exp(rng.uniform(-3, 3, (2, 10_000)))
     kk = 1000.0 / (mm * nn)

@@ -27,8 +27,9 @@ VGG19 = vgg_counts([64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 51
 # AlexNet (Krizhevsky et al. 2012), single tower on 3x227x227
 ALEX_CONV_MACS = (55 * 55 * 96 * 11 * 11 * 3 + 27 * 27 * 256 * 5 * 5 * 96 + 13 * 13 * 384 * 3 * 3 * 256
                   + 13 * 13 * 384 * 3 * 3 * 384 + 13 * 13 * 256 * 3 * 3 * 384)
-ALEX_FC = [(9216, 4096), (4096, 4096), (4096, 1000)]
-ALEX_MACS = ALEX_CONV_MACS + sum(i * o for i, o in ALEX_FC)
+ALEX_FC = [(9216, 4096), (4096, 4096), (4096, 1000)]               # (in, out) of fc6, fc7, fc8
+ALEX_FC_MACS = sum(i * o for i, o in ALEX_FC)
+ALEX_MACS = ALEX_CONV_MACS + ALEX_FC_MACS
 ALEX_FC_PARAMS = sum(i * o + o for i, o in ALEX_FC)
 ALEX_CONV = (11 * 11 * 3 * 96 + 96) + (5 * 5 * 96 * 256 + 256) + (3 * 3 * 256 * 384 + 384) \
     + (3 * 3 * 384 * 384 + 384) + (3 * 3 * 384 * 256 + 256)
@@ -56,6 +57,6 @@ def inception_macs(side, c_in, c1, r3, c3, r5, c5, proj):
 # torchvision's AlexNet (Krizhevsky 2014, "One weird trick"): 64/192/384/256/256 maps on 3x224x224
 ALEX_TV_CONV_MACS = (55 * 55 * 64 * 3 * 11 * 11 + 27 * 27 * 192 * 64 * 25 + 13 * 13 * 384 * 192 * 9
                      + 13 * 13 * 256 * 384 * 9 + 13 * 13 * 256 * 256 * 9)
-ALEX_TV_MACS = ALEX_TV_CONV_MACS + sum(i * o for i, o in ALEX_FC)
+ALEX_TV_MACS = ALEX_TV_CONV_MACS + ALEX_FC_MACS
 ALEX_TV_PARAMS = (11 * 11 * 3 * 64 + 64) + (5 * 5 * 64 * 192 + 192) + (3 * 3 * 192 * 384 + 384) \
     + (3 * 3 * 384 * 256 + 256) + (3 * 3 * 256 * 256 + 256) + ALEX_FC_PARAMS
