@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.engine.buffers import DTYPE, new_output, workspace
+from helpers.engine.elementwise import add_bias
 from helpers.engine.kernels import finish, items_per_block
 from helpers.engine.nhwc import pad_nhwc
 from helpers.engine.threads import pipelines, segments
@@ -151,8 +152,10 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, a
     transforming back a block of rows at a time in buffers of about ``budget``
     bytes (default ``BLOCK_BYTES``). The bias, ``add`` (a residual of the output's
     shape) and ``relu`` are applied to each block of output rows as soon as it is
-    transformed (:func:`helpers.engine.kernels.finish`); ``then``, the next layer of a chain, is run by each
-    pipeline on the output pixels of its share once computed, as in :func:`helpers.engine.kernels.conv2d`.
+    transformed (:func:`helpers.engine.kernels.finish`; the bias is added before the output
+    transform, to the one entry of each tile that reaches all four outputs); ``then``, the
+    next layer of a chain, is run by each pipeline on the output pixels of its share once
+    computed, as in :func:`helpers.engine.kernels.conv2d`.
     Returns ``(y, workspace_bytes)``.
     """
     n, _, _, c_in = x.shape
@@ -182,6 +185,10 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, a
                                  v[:, offset * tw:(offset + r1 - r0) * tw],
                                  rows[:, None, :r1 - r0])
             np.matmul(v[:, :t], u, out=m[:, :t])
+            if bias is not None:
+                # entry (1, 1) of a transformed tile reaches its four outputs with weight 1
+                # (column 1 of A^T is (1, 1)): the bias added there, on a quarter of the values
+                add_bias(m[5, :t], bias)
             for image, r0, r1, offset in pieces:
                 # an odd output size: transform into a scratch block, keep its inside
                 tiles = (y[image:image + 1, 2 * r0:2 * r1] if exact else
@@ -190,7 +197,7 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, a
                 inside = min(oh, 2 * r1) - 2 * r0
                 if not exact:
                     np.copyto(y[image, 2 * r0:2 * r0 + inside], tiles[0, :inside, :ow])
-                finish(y[image, 2 * r0:2 * r0 + inside].reshape(-1, c_out), bias,
+                finish(y[image, 2 * r0:2 * r0 + inside].reshape(-1, c_out), None,
                        None if add is None else add[image, 2 * r0:2 * r0 + inside].reshape(-1, c_out), relu)
     y_rows = y.reshape(n * oh * ow, c_out)
 
