@@ -128,7 +128,7 @@ def test_student_figures_are_not_drawn_from_counted_answers(name):
 
 
 EARLY_TOOLS = {   # whole-answer helpers a student copy may import before its last question, and why
-    "10-alexnet-inference-cpu.ipynb": {"summary", "trace"},       # imported after (a)-(c), for the measurements
+    "10-alexnet-inference-cpu.ipynb": {"summary", "trace"},   # for the measurements, after (a)-(e); only the written (f) follows
     "06-inception.ipynb": {"summary"},        # (h), written: check your design with it; (a)-(f) come before
 }
 
@@ -153,13 +153,28 @@ QUESTION_TOOLS = {   # helpers (bound names) that hand over a question's answer 
         "formulas": ("start.conv1_params", "start.gflop"),        # conv2d_params, conv2d_macs, linear_macs
         "zoo": ("start.rf_pool5",),                               # zoo.entry("alexnet").published["rf"]
     },
+    "03-conv-as-gemm.ipynb": {      # lowered_shapes' im2col GEMM: K = N_i F_r F_c is (a), M N K (b); im2col (g)
+        "lowering": ("conv.macs_per_output", "conv.total_macs", "conv.im2col_blowup"),
+    },
     "04-padding-and-stride.ipynb": {                              # same_padding(5); output_size(224, 3, 2, 1)
         "formulas": ("padding.f1", "padding.f3", "padding.f5", "padding.f4", "stride.fn_small",
                      "stride.s1_symbolic", "stride.s2_symbolic", "stride.s1_output", "stride.s2_output",
                      "stride.lowered_n"),
     },
+    "07-receptive-field-and-width.ipynb": {
+        "lowering": ("width.feature_memory", "width.filter_memory", "width.compute"),   # lowered_shapes: MN, MK, MNK
+        "Conv2d": ("width.feature_memory", "width.filter_memory", "width.compute",      # a layer's output_shape,
+                   "width.params_ratio"),                                                # params and macs
+    },
     "08-tpu-utilisation.ipynb": {   # restack_weights(w, 4).shape == (48, 48, 2, 2): (c)'s depth, (d)'s taps
         "space_to_depth": ("tpu.c", "tpu.c_stacked"),
+    },
+    "10-alexnet-inference-cpu.ipynb": {   # a layer's MACs and parameters (trace: each layer with its input shape)
+        **dict.fromkeys(("formulas", "Conv2d", "Linear", "trace", "summary", "bench"),     # bench.summary
+                        ("cpu.macs_per_image", "cpu.weight_mib", "cpu.conv_share")),
+        "roofline": ("cpu.macs_per_image", "cpu.conv_share"),                     # roofline.gemm_macs (formulas')
+        "zoo": ("cpu.weight_mib",),                                               # entry("alexnet").published
+        "engine": ("cpu.weight_mib", "gpu.conv_bias_bytes"),   # param_count(init_params(...)); its biases' nbytes
     },
     "11-training-cost.ipynb": {     # init_params' arrays, their sizes summed, are the weights of (c)
         "fit": ("train.weight_bytes", "train.train_bytes", "train.inference_bytes", "train.memory_ratio"),
