@@ -19,8 +19,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from helpers.formulas import output_size
-from helpers.roofline import attainable, ridge
+# The counting helpers are imported inside the functions that use them, not here: a student
+# copy that imports plots before its questions must not find formulas.output_size or
+# roofline.ridge as attributes of this module (``plots.output_size(224, 3, 2, 1)``).
 
 __all__ = ["conv_diagram", "roofline", "heatmap", "grouped_bars"]
 
@@ -42,6 +43,8 @@ def conv_diagram(size, kernel_size, stride=1, padding=0, dilation=1, position=(0
     output size: a notebook that asks for output sizes draws diagrams in the student copy,
     where a title stating it would make this a calculator.
     """
+    from helpers.formulas import output_size
+
     before, after = (padding, padding) if np.isscalar(padding) else padding
     out = output_size(size, kernel_size, stride, (before, after), dilation)
     if out < 1:
@@ -96,6 +99,8 @@ def roofline(machines, points=(), ax=None, intensities=None, measured=(), unit="
     measured; each gets its own marker and colour and is named in a legend to the
     right of the plot, so that labels of nearby points never overlap.
     """
+    from helpers.roofline import attainable, ridge
+
     ax = _axes(ax, (9, 4.5) if len(measured) else (7, 4.5))
     xs = np.logspace(-1, 4.5, 200) if intensities is None else intensities
     for m in machines:

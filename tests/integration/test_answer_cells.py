@@ -12,6 +12,8 @@ nor draws a convolution diagram of the padding a question asks for.
 from __future__ import annotations
 
 import ast
+import importlib
+import types
 
 import nbformat
 import pytest
@@ -127,6 +129,12 @@ def test_student_figures_are_not_drawn_from_counted_answers(name):
     assert not [d for d in drawn if d[1]], f"{name}: figures drawn from answer helpers: {drawn}"
 
 
+def _last_question(nb):
+    """Index of a notebook's last question cell (a check or a written answer)."""
+    return max(i for i, c in enumerate(nb.cells)
+               if (c.cell_type == "code" and check_calls(c.source)) or "manual" in c.metadata.get("workbook", {}))
+
+
 EARLY_TOOLS = {   # whole-answer helpers a student copy may import before its last question, and why
     "10-alexnet-inference-cpu.ipynb": {"summary", "trace"},   # for the measurements, after (a)-(e); only the written (f) follows
     "06-inception.ipynb": {"summary"},        # (h), written: check your design with it; (a)-(f) come before
@@ -138,8 +146,7 @@ def test_student_copy_imports_no_whole_answer_helper_before_its_last_question(na
     """``final_field``, ``summary`` and the like return a whole exercise's quantity: a student
     copy imports them only after its last question (a check or a written answer)."""
     nb = nbformat.read(str(ROOT / "notebooks" / name), as_version=4)
-    last = max(i for i, c in enumerate(nb.cells)
-               if (c.cell_type == "code" and check_calls(c.source)) or "manual" in c.metadata.get("workbook", {}))
+    last = _last_question(nb)
     early = {a.name for c in nb.cells[:last] if c.cell_type == "code" for node in ast.walk(ast.parse(c.source))
              if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("helpers")
              for a in node.names if a.name in WHOLE_ANSWER}
@@ -207,6 +214,63 @@ def test_student_copy_hands_over_no_question_tool_before_its_question(name):
         problems += [f"cell {i} binds or uses {tool} before {max(qids, key=asked.get)} (cell {last})"
                      for i, cell in enumerate(nb.cells[:last + 1])
                      if cell.cell_type == "code" and tool in _names(cell.source)]
+    assert not problems, f"{name}: " + "; ".join(problems)
+
+
+def _bound_modules(source):
+    """``{bound name: module}`` of the ``helpers`` modules that ``source``'s imports bind."""
+    found = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("helpers"):
+            for a in node.names:
+                value = getattr(importlib.import_module(node.module), a.name, None)
+                if value is None:                                   # a submodule not loaded yet
+                    value = importlib.import_module(f"{node.module}.{a.name}")
+                found[a.asname or a.name] = value
+        elif isinstance(node, ast.Import):
+            found |= {a.asname or a.name.split(".")[0]: importlib.import_module(a.name if a.asname else "helpers")
+                      for a in node.names if a.name.split(".")[0] == "helpers"}
+    return {k: v for k, v in found.items() if isinstance(v, types.ModuleType)}
+
+
+def carried(module):
+    """``{name: function}`` of the helpers functions ``module`` holds as attributes but does not
+    define (its own imports): ``plots.output_size`` would be ``formulas.output_size``.
+
+    >>> from helpers import roofline
+    >>> sorted(carried(roofline))[:3]
+    ['Machine', 'conv2d_elems', 'flops']
+    """
+    return {k: v for k, v in vars(module).items() if not k.startswith("_") and callable(v)
+            and (getattr(v, "__module__", None) or "").startswith("helpers") and v.__module__ != module.__name__}
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_student_copy_modules_carry_no_answer_helper(name):
+    """A helpers module a student copy imports does not carry, among its attributes, what the
+    copy may not hand over yet: before its last question a whole-answer helper (``EARLY_TOOLS``
+    aside), before a ``QUESTION_TOOLS`` question a function of the module listed for it
+    (``plots.output_size(224, 3, 2, 1)`` answers notebook 04's strides as ``formulas`` would)."""
+    nb = nbformat.read(str(ROOT / "notebooks" / name), as_version=4)
+    asked, last = question_cells(nb), _last_question(nb)
+    modules = {k: v for c in nb.cells if c.cell_type == "code" for k, v in _bound_modules(c.source).items()}
+    tools = {}           # function -> the last cell of the questions its module answers
+    for tool, qids in QUESTION_TOOLS.get(name, {}).items():
+        module = modules.get(tool, getattr(importlib.import_module("helpers"), tool, None))   # 04: formulas unbound
+        if isinstance(module, types.ModuleType):
+            for function in vars(module).values():
+                if callable(function) and getattr(function, "__module__", None) == module.__name__:
+                    tools[function] = max(tools.get(function, -1), *(asked[q] for q in qids))
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for bound, module in _bound_modules(cell.source).items():
+            for attr, function in carried(module).items():
+                if i < last and attr in WHOLE_ANSWER - EARLY_TOOLS.get(name, set()):
+                    problems.append(f"cell {i}: {bound}.{attr} is a whole-answer helper")
+                if i <= tools.get(function, -1):
+                    problems.append(f"cell {i}: {bound}.{attr} is {function.__module__}.{attr}, before its questions")
     assert not problems, f"{name}: " + "; ".join(problems)
 
 
