@@ -31,7 +31,8 @@ def init_params(model, input_shape, seed=0):
     """Seeded initial parameters for training: He-normal convolutions and dense layers
     (:func:`helpers.engine.forward.init_params`), batch norm as the identity (scale 1, shift 0,
     running mean 0 and variance 1)."""
-    from helpers.model import trace    # here, not at the top: fit.trace would hand notebook 11 a whole-answer helper
+    # imported here, not at the top: fit.trace would hand notebook 11 a whole-answer helper
+    from helpers.model import trace
 
     params = engine_init_params(model, input_shape, seed)
     for name, layer, shape, _ in trace(model, input_shape):

@@ -136,7 +136,7 @@ def _last_question(nb):
 
 
 EARLY_TOOLS = {   # whole-answer helpers a student copy may import before its last question, and why
-    "10-alexnet-inference-cpu.ipynb": {"summary", "trace"},   # for the measurements, after (a)-(e); only the written (f) follows
+    "10-alexnet-inference-cpu.ipynb": {"summary", "trace"},   # measurements, after (a)-(e); then only (f), written
     "06-inception.ipynb": {"summary"},        # (h), written: check your design with it; (a)-(f) come before
 }
 
