@@ -59,18 +59,26 @@ def torch_filter(taps):
     return taps.transpose(3, 2, 0, 1)
 
 
-def gemm_weights(weight, bias, g, groups):
+def gemm_weights(weight, bias, g, groups, ones=False):
     """Group ``g``'s filter as a ``(kh*kw*C_g + 1, C_out/g)`` GEMM operand whose last row is
-    the bias; cached per weight array (it is rebuilt only if the arrays change)."""
-    key = (id(weight), id(bias), g)
+    the bias, multiplied by the patch matrix's column of ones; with ``ones``, one more
+    column, 1 in that row and 0 above it, so that the GEMM's output ends with a column of
+    ones too (the next layer's bias then rides along in its GEMM). Cached per weight
+    array (rebuilt only if the arrays change).
+
+    >>> gemm_weights(np.ones((1, 1, 1, 2), np.float32), np.float32([5]), 0, 1, ones=True).tolist()
+    [[1.0, 0.0], [1.0, 0.0], [5.0, 1.0]]
+    """
+    key = (id(weight), id(bias), g, ones)
     hit = _W_CACHE.get(key)
     if hit is not None and hit[0] is weight and hit[1] is bias:
         return hit[2]
     c_out, c_g, kh, kw = weight.shape
     co_g, k = c_out // groups, kh * kw * c_g
-    w_mat = np.empty((k + 1, co_g), dtype=np.float32)
-    w_mat[:k] = filter_matrix(weight, g, groups)
-    w_mat[k] = 0.0 if bias is None else bias[g * co_g:(g + 1) * co_g]
+    w_mat = np.zeros((k + 1, co_g + ones), dtype=np.float32)
+    w_mat[:k, :co_g] = filter_matrix(weight, g, groups)
+    w_mat[k, :co_g] = 0.0 if bias is None else bias[g * co_g:(g + 1) * co_g]
+    w_mat[k, co_g:] = 1.0
     _remember(key, weight, bias, w_mat)
     return w_mat
 
@@ -118,7 +126,7 @@ def fold_batchnorm(weight, bias, bn, eps, groups=1):
         np.multiply(tap_layout(weight), scale, out=layout)
         w_mat[k] = folded_b
         result = torch_filter(layout), w_mat[k]
-        _remember((id(result[0]), id(result[1]), 0), *result, w_mat)
+        _remember((id(result[0]), id(result[1]), 0, False), *result, w_mat)
     if len(_FOLDED) > 512:
         _FOLDED.clear()
     _FOLDED[key] = (arrays, result)

@@ -74,3 +74,34 @@ def test_a_chained_pointwise_layer_sees_every_pixel_once(kernel, c_mid, hw):
         got_mid, _ = kernels.conv2d(x, w1, b1, (1, 1), pads, (1, 1), 1, (hw, hw), relu=True, then=then)
     np.testing.assert_array_equal(got_mid, mid)
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("serial", [False, True], ids=["two pipelines", "serial fallback"])
+def test_a_column_of_ones_carries_the_next_layers_bias(serial):
+    """``conv2d(..., ones=True)`` gives the same output plus a channel of exact ones, and a
+    1x1 layer chained after it with ``ones=True`` (its bias in the GEMM) gives the layer
+    run on its own; ``ones`` is refused where the GEMM has no column of ones to copy or
+    its output is split by channels or has a residual added."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 7, 6, 5)).astype(np.float32)
+    w1, b1 = rng.standard_normal((6, 5, 3, 3)).astype(np.float32), rng.standard_normal(6).astype(np.float32)
+    w2, b2 = rng.standard_normal((4, 6, 1, 1)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    pads, one = ((1, 1), (1, 1)), ((0, 0), (0, 0))
+    with pipeline_mode(serial):
+        mid, _ = kernels.conv2d(x, w1, b1, (1, 1), pads, (1, 1), 1, (7, 6), relu=True)
+        want, _ = kernels.conv2d(mid, w2, b2, (1, 1), one, (1, 1), 1, (7, 6), relu=True)
+        mid, want = mid.copy(), want.copy()
+        out = np.full((2, 7, 6, 4), np.nan, np.float32)
+        then = kernels.pointwise_then(w2, b2, out, relu=True, ones=True)
+        got, _ = kernels.conv2d(x, w1, b1, (1, 1), pads, (1, 1), 1, (7, 6), relu=True, then=then, ones=True)
+        assert got.shape == (2, 7, 6, 7)
+        np.testing.assert_array_equal(got[..., 6], 1.0)
+        np.testing.assert_allclose(got[..., :6], mid, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+    grouped = rng.standard_normal((6, 1, 3, 3)).astype(np.float32)
+    x6 = rng.standard_normal((2, 7, 6, 6)).astype(np.float32)
+    for args, kwargs in (((x, w1, b1, (1, 1), pads, (1, 1), 1), dict(add=want[..., :1].repeat(6, -1))),
+                         ((x6, grouped, b1, (1, 1), pads, (1, 1), 6), {}),          # grouped
+                         ((x6, w2, None, (1, 1), one, (1, 1), 1), {})):                        # 1x1: no gather
+        with pytest.raises(ValueError, match="ones="):
+            kernels.conv2d(*args, (7, 6), ones=True, **kwargs)
