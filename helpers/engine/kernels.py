@@ -94,7 +94,7 @@ last 3x3 layer) at the price of each pipeline gathering every patch."""
 
 
 def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None, *, relu=False, add=None,
-           then=None, ones=False):
+           then=None):
     """Convolution of NHWC ``x`` with a torch-layout ``weight`` ``(C_out, C_in/g, kh, kw)``.
 
     ``pads`` is ``((top, bottom), (left, right))``; ``out_hw`` the output size.
@@ -118,36 +118,26 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None,
     has computed its whole share, on that share's pixels, so that the next layer costs no
     hand-over between threads. A layer whose pipelines split its channels instead
     (:func:`splits_channels`) refuses a ``then``: no pipeline has whole pixels to hand on.
-
-    ``ones=True`` (an ungrouped layer with a gather, no ``add``, split by pixels) gives ``y``
-    one more channel, all ones, computed by the GEMM from the patch matrix's column of
-    ones (:func:`helpers.engine.weights.gemm_weights`): a 1x1 layer after it
-    (:func:`pointwise_then` with ``ones=True``) then gets its bias inside its GEMM
-    instead of a pass over its output.
-    Returns ``(y, workspace_bytes)``, ``y`` of shape ``(N, oh, ow, C_out)`` (``C_out + 1``
-    with ``ones``).
+    Returns ``(y, workspace_bytes)``, ``y`` of shape ``(N, oh, ow, C_out)``.
     """
     n = x.shape[0]
     c_out, c_g, kh, kw = weight.shape
     oh, ow = out_hw
     co_g, k = c_out // groups, kh * kw * c_g
+    y = new_output((n, oh, ow, c_out))
+    w_mats = [gemm_weights(weight, bias, g, groups) for g in range(groups)]
+    add_rows = None if add is None else add.reshape(n * oh * ow, c_out)
     by_columns = splits_channels(n * oh * ow, c_out, groups)
     if by_columns and then is not None:
         raise ValueError("then= needs a layer split by pixels, and this one splits its channels "
                          "(splits_channels): run the next layer after it")
-    if ones and (groups != 1 or add is not None or by_columns or is_pointwise((kh, kw), stride, pads, groups)):
-        raise ValueError("ones= needs an ungrouped layer with a gather, no add, split by pixels")
-    c_y = c_out + ones
-    y = new_output((n, oh, ow, c_y))
-    w_mats = [gemm_weights(weight, bias, g, groups, ones) for g in range(groups)]
-    add_rows = None if add is None else add.reshape(n * oh * ow, c_out)
     if is_pointwise((kh, kw), stride, pads, groups):
         _pointwise(np.ascontiguousarray(x).reshape(n * oh * ow, c_g), w_mats[0], bias is not None,
                    y.reshape(n * oh * ow, c_out), add_rows, relu, by_columns, budget, then)
         return y, 0
     xp = pad_nhwc(x, *pads[0], *pads[1], key="padded")
     windows = _windows(xp, kh, kw, stride, dilation, oh, ow)
-    out_rows = y.reshape(n * oh, ow * c_y)
+    out_rows = y.reshape(n * oh, ow * c_out)
     held = []
 
     def work(thread, start, stop, c0, c1):
@@ -159,7 +149,7 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None,
         for first in range(start, stop, block):
             last = min(stop, first + block)
             m = (last - first) * ow
-            target = out_rows[first:last].reshape(m, c_y)
+            target = out_rows[first:last].reshape(m, c_out)
             for g in range(groups):
                 for image, r0, r1, offset in segments(first, last, oh):
                     patches = as_strided(cols[offset * ow:], (r1 - r0, ow, kh, kw, c_g),
@@ -170,10 +160,10 @@ def conv2d(x, weight, bias, stride, pads, dilation, groups, out_hw, budget=None,
                 else:
                     target[:, g * co_g:(g + 1) * co_g] = cols[:m] @ w_mats[g]
             finish(target[:, c0:c1], None, None if add is None else add_rows[first * ow:last * ow, c0:c1], relu)
-    y_rows = y.reshape(n * oh * ow, c_y)
+    y_rows = y.reshape(n * oh * ow, c_out)
 
     def rows(thread, start, stop):
-        work(thread, start, stop, 0, c_y)
+        work(thread, start, stop, 0, c_out)
         if then is not None:
             then(thread, y_rows, start * ow, stop * ow)
     if by_columns:
@@ -215,8 +205,10 @@ def pointwise_then(weight, bias, out, add=None, relu=False, ones=False):
     """The ``then`` of :func:`conv2d` that runs a 1x1, stride-1, unpadded, ungrouped
     convolution (torch-layout ``weight`` ``(C_out, C_in, 1, 1)``, ``bias``) on the pixels
     it is given, writing them into ``out`` ``(N, H, W, C_out)``, finished with ``add``
-    and ``relu`` like :func:`conv2d`'s output. With ``ones``, its input pixels end with a
-    column of ones (:func:`conv2d`'s ``ones``) and the bias rides along in the GEMM.
+    and ``relu`` like :func:`conv2d`'s output. With ``ones``, the pixels it is given have
+    one more channel, all ones (the layer before computed it with
+    :func:`helpers.engine.weights.with_ones_channel`), and the bias rides along in the GEMM
+    as that channel's weights instead of costing a pass over the output.
 
     >>> x = np.arange(6, dtype=np.float32).reshape(1, 1, 3, 2)        # 3 pixels, 2 channels
     >>> out = np.zeros((1, 1, 3, 1), np.float32)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["cache_bytes", "clear_weight_caches", "filter_matrix", "fold_batchnorm", "gemm_weights", "tap_layout",
-           "torch_filter"]
+           "torch_filter", "with_ones_channel"]
 
 _W_CACHE = {}
 
@@ -59,26 +59,18 @@ def torch_filter(taps):
     return taps.transpose(3, 2, 0, 1)
 
 
-def gemm_weights(weight, bias, g, groups, ones=False):
+def gemm_weights(weight, bias, g, groups):
     """Group ``g``'s filter as a ``(kh*kw*C_g + 1, C_out/g)`` GEMM operand whose last row is
-    the bias, multiplied by the patch matrix's column of ones; with ``ones``, one more
-    column, 1 in that row and 0 above it, so that the GEMM's output ends with a column of
-    ones too (the next layer's bias then rides along in its GEMM). Cached per weight
-    array (rebuilt only if the arrays change).
-
-    >>> gemm_weights(np.ones((1, 1, 1, 2), np.float32), np.float32([5]), 0, 1, ones=True).tolist()
-    [[1.0, 0.0], [1.0, 0.0], [5.0, 1.0]]
-    """
-    key = (id(weight), id(bias), g, ones)
+    the bias; cached per weight array (it is rebuilt only if the arrays change)."""
+    key = (id(weight), id(bias), g)
     hit = _W_CACHE.get(key)
     if hit is not None and hit[0] is weight and hit[1] is bias:
         return hit[2]
     c_out, c_g, kh, kw = weight.shape
     co_g, k = c_out // groups, kh * kw * c_g
-    w_mat = np.zeros((k + 1, co_g + ones), dtype=np.float32)
-    w_mat[:k, :co_g] = filter_matrix(weight, g, groups)
-    w_mat[k, :co_g] = 0.0 if bias is None else bias[g * co_g:(g + 1) * co_g]
-    w_mat[k, co_g:] = 1.0
+    w_mat = np.empty((k + 1, co_g), dtype=np.float32)
+    w_mat[:k] = filter_matrix(weight, g, groups)
+    w_mat[k] = 0.0 if bias is None else bias[g * co_g:(g + 1) * co_g]
     _remember(key, weight, bias, w_mat)
     return w_mat
 
@@ -126,11 +118,37 @@ def fold_batchnorm(weight, bias, bn, eps, groups=1):
         np.multiply(tap_layout(weight), scale, out=layout)
         w_mat[k] = folded_b
         result = torch_filter(layout), w_mat[k]
-        _remember((id(result[0]), id(result[1]), 0, False), *result, w_mat)
+        _remember((id(result[0]), id(result[1]), 0), *result, w_mat)
     if len(_FOLDED) > 512:
         _FOLDED.clear()
     _FOLDED[key] = (arrays, result)
     return result
+
+
+_ONES = {}
+
+
+def with_ones_channel(weight, bias):
+    """``(weight, bias)`` with one more output channel whose filter is zero and whose bias is
+    1: that channel is 1 at every pixel, also after a ReLU. A 1x1 layer after it
+    (:func:`helpers.engine.kernels.pointwise_then` with ``ones``) multiplies its bias by
+    that channel inside its GEMM instead of adding it in a pass over its output. Cached
+    per pair of arrays.
+
+    >>> w, b = with_ones_channel(np.ones((2, 1, 1, 1), np.float32), None)
+    >>> w[:, 0, 0, 0].tolist(), b.tolist()
+    ([1.0, 1.0, 0.0], [0.0, 0.0, 1.0])
+    """
+    key = (id(weight), id(bias))
+    hit = _ONES.get(key)
+    if hit is not None and hit[0] is weight and hit[1] is bias:
+        return hit[2]
+    wider = np.concatenate([weight, np.zeros((1, *weight.shape[1:]), np.float32)])
+    ones = np.concatenate([np.zeros(len(weight), np.float32) if bias is None else bias, np.float32([1])])
+    if len(_ONES) > 512:
+        _ONES.clear()
+    _ONES[key] = (weight, bias, (wider, ones))
+    return wider, ones
 
 
 def clear_weight_caches():
@@ -139,10 +157,12 @@ def clear_weight_caches():
     also forgets Winograd's transforms)."""
     _W_CACHE.clear()
     _FOLDED.clear()
+    _ONES.clear()
 
 
 def cache_bytes():
     """Bytes of the cached GEMM layouts and folded batch norms (a folded layout that is a
     view of a cached GEMM layout counts once)."""
     folded = sum(r[0].nbytes + r[1].nbytes for _, r in _FOLDED.values() if r[0].base is None)
-    return sum(entry[2].nbytes for entry in _W_CACHE.values()) + folded
+    wider = sum(r[0].nbytes + r[1].nbytes for *_, r in _ONES.values())
+    return sum(entry[2].nbytes for entry in _W_CACHE.values()) + folded + wider
