@@ -160,13 +160,16 @@ class Run:
         (Never in a profile, which times every layer on its own.)"""
         name, conv, weight, bias, relu = self.folded(group, prefix)
         _, _, weight2, bias2, relu2 = self.folded(chained, prefix)
+        ones = conv.groups == 1               # the 1x1 layer's bias then rides in its GEMM
+        if ones:
+            weight, bias = weights.with_ones_channel(weight, bias)
         (oh, ow), _, kernel = conv_plan(conv, name, x.shape, weight.shape[0], self.conv)
         if kernel == "split channels" or kernels.splits_channels(x.shape[0] * oh * ow, weight2.shape[0]):
             y, owned = self.conv_group(group, x, owned, prefix, None)
             return self.conv_group(chained, y, owned, prefix, tail)
         add2, relu2 = (tail[0], tail[1]) if tail else (None, relu2)
         out = new_output((x.shape[0], oh, ow, weight2.shape[0]))
-        then = kernels.pointwise_then(weight2, bias2, out, add2, relu2)
+        then = kernels.pointwise_then(weight2, bias2, out, add2, relu2, ones=ones)
         y, _ = self.conv2d(conv, name, x, weight, bias, relu=relu, then=then)
         if owned:
             _release(x, y)

@@ -201,11 +201,14 @@ def _weights_and_bias(w_mat, has_bias):
     return w_mat[:k], (w_mat[k] if has_bias else None)
 
 
-def pointwise_then(weight, bias, out, add=None, relu=False):
+def pointwise_then(weight, bias, out, add=None, relu=False, ones=False):
     """The ``then`` of :func:`conv2d` that runs a 1x1, stride-1, unpadded, ungrouped
     convolution (torch-layout ``weight`` ``(C_out, C_in, 1, 1)``, ``bias``) on the pixels
     it is given, writing them into ``out`` ``(N, H, W, C_out)``, finished with ``add``
-    and ``relu`` like :func:`conv2d`'s output.
+    and ``relu`` like :func:`conv2d`'s output. With ``ones``, the pixels it is given have
+    one more channel, all ones (the layer before computed it with
+    :func:`helpers.engine.weights.with_ones_channel`), and the bias rides along in the GEMM
+    as that channel's weights instead of costing a pass over the output.
 
     >>> x = np.arange(6, dtype=np.float32).reshape(1, 1, 3, 2)        # 3 pixels, 2 channels
     >>> out = np.zeros((1, 1, 3, 1), np.float32)
@@ -214,7 +217,8 @@ def pointwise_then(weight, bias, out, add=None, relu=False):
     >>> out.ravel().tolist()
     [0.0, 3.0, 7.0]
     """
-    w, b = _weights_and_bias(gemm_weights(weight, bias, 0, 1), bias is not None)
+    w_mat = gemm_weights(weight, bias, 0, 1)
+    w, b = (w_mat, None) if ones else _weights_and_bias(w_mat, bias is not None)
     c_out = w.shape[1]
     out_rows = out.reshape(-1, c_out)
     add_rows = None if add is None else add.reshape(-1, c_out)
