@@ -81,6 +81,16 @@ def oversized_cases():
             [("max", True), ("avg", True), ("avg", False)] if op == "max" or case[3] == 1]
 
 
+def _training_pool(op, x, dy, k, s, p, out, include_pad):
+    """The training pass's pooling of NHWC ``x`` and its input gradient for ``dy``."""
+    from helpers.engine import backward_pool as bp
+    if op == "max":
+        y = bp.max_pool_forward(x, (k, k), (s, s), (p, p), out)
+        return y, bp.max_pool_backward(dy, x, y, (k, k), (s, s), (p, p))
+    y = bp.avg_pool_forward(x, (k, k), (s, s), (p, p), out, include_pad)
+    return y, bp.avg_pool_backward(dy, x.shape, (k, k), (s, s), (p, p), include_pad)
+
+
 @pytest.mark.parametrize("op, case, include_pad", oversized_cases())
 @pytest.mark.parametrize("batch, serial", [(2, True), (1, False)])
 def test_ceil_mode_window_larger_than_the_input_equals_definition(op, case, include_pad, batch, serial):
@@ -99,7 +109,6 @@ def test_ceil_mode_window_larger_than_the_input_equals_definition(op, case, incl
 def test_ceil_mode_window_larger_than_the_input_trains_as_the_definition(op, case, include_pad):
     """Training (float64, NHWC): forward and input gradient of such a window against the
     window-by-window definition and its gradient."""
-    from helpers.engine import backward_pool as bp
     from helpers.engine.nhwc import output_hw
     from reference.pooling import torch_free_pool_gradient
     k, s, p, _, h, w = case
@@ -108,12 +117,7 @@ def test_ceil_mode_window_larger_than_the_input_trains_as_the_definition(op, cas
     out = output_hw(oversized_layer(op, k, s, p, 1, include_pad), x.shape, "pool")
     dy = rng.standard_normal((2, *out, 3))
     nchw, dy_nchw = x.transpose(0, 3, 1, 2), dy.transpose(0, 3, 1, 2)
-    if op == "max":
-        y = bp.max_pool_forward(x, (k, k), (s, s), (p, p), out)
-        dx = bp.max_pool_backward(dy, x, y, (k, k), (s, s), (p, p))
-    else:
-        y = bp.avg_pool_forward(x, (k, k), (s, s), (p, p), out, include_pad)
-        dx = bp.avg_pool_backward(dy, x.shape, (k, k), (s, s), (p, p), include_pad)
+    y, dx = _training_pool(op, x, dy, k, s, p, out, include_pad)
     np.testing.assert_allclose(y.transpose(0, 3, 1, 2), torch_free_pool_reference(nchw, k, s, p, op, True, include_pad),
                                rtol=1e-12)
     np.testing.assert_allclose(dx.transpose(0, 3, 1, 2),
@@ -124,7 +128,6 @@ def test_ceil_mode_window_larger_than_the_input_trains_as_the_definition(op, cas
 def test_ceil_mode_window_larger_than_the_input_equals_torch(op, case, include_pad, torch):
     """The same windows in PyTorch: the inference engine's output, and (undilated) the
     training forward and input gradient against autograd."""
-    from helpers.engine import backward_pool as bp
     from helpers.engine.nhwc import output_hw
     k, s, p, d, h, w = case
     rng = np.random.default_rng(5)
@@ -141,12 +144,6 @@ def test_ceil_mode_window_larger_than_the_input_equals_torch(op, case, include_p
     dy = rng.standard_normal(tuple(want.shape))
     want.backward(torch.from_numpy(dy))
     nhwc, dy_nhwc = x.transpose(0, 2, 3, 1).copy(), dy.transpose(0, 2, 3, 1).copy()
-    out = output_hw(layer, nhwc.shape, "pool")
-    if op == "max":
-        y = bp.max_pool_forward(nhwc, (k, k), (s, s), (p, p), out)
-        dx = bp.max_pool_backward(dy_nhwc, nhwc, y, (k, k), (s, s), (p, p))
-    else:
-        y = bp.avg_pool_forward(nhwc, (k, k), (s, s), (p, p), out, include_pad)
-        dx = bp.avg_pool_backward(dy_nhwc, nhwc.shape, (k, k), (s, s), (p, p), include_pad)
+    y, dx = _training_pool(op, nhwc, dy_nhwc, k, s, p, output_hw(layer, nhwc.shape, "pool"), include_pad)
     np.testing.assert_allclose(y.transpose(0, 3, 1, 2), want.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(dx.transpose(0, 3, 1, 2), t.grad.numpy(), rtol=1e-12)
