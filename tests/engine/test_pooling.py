@@ -3,6 +3,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from helpers import engine, formulas
 from helpers.layers import (
@@ -27,6 +29,30 @@ def test_pooling_equals_definition(k, s, p, ceil, op, batch, serial):
     with pipeline_mode(serial):
         got = engine.forward(Sequential(layer), {}, x)
     np.testing.assert_allclose(got, torch_free_pool_reference(x, k, s, p, op, ceil), rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_max_pool_of_any_geometry_equals_definition(data):
+    """Kernel, stride, padding and dilation chosen per axis (strides beyond the kernel,
+    ``ceil_mode``), inputs with NaN and -inf, split between threads or not: the engine's
+    separable max pooling against the window-by-window definition (NaN wins, as in torch)."""
+    pair = lambda lo, hi: data.draw(st.tuples(st.integers(lo, hi), st.integers(lo, hi)))   # noqa: E731
+    k, s, d = pair(1, 4), pair(1, 5), pair(1, 2)
+    p = tuple(data.draw(st.integers(0, kk // 2)) for kk in k)
+    ceil, batch, serial = data.draw(st.booleans()), data.draw(st.integers(1, 3)), data.draw(st.booleans())
+    h, w = pair(1, 12)
+    try:
+        layer = MaxPool2d(k, s, p, dilation=d, ceil_mode=ceil)
+        layer.output_shape((2, h, w))
+    except ValueError:
+        assume(False)
+    x = np.random.default_rng(h * 13 + w).standard_normal((batch, 2, h, w)).astype(np.float32)
+    x.flat[data.draw(st.integers(0, x.size - 1))] = np.nan
+    x.flat[data.draw(st.integers(0, x.size - 1))] = -np.inf
+    with pipeline_mode(serial):
+        got = engine.forward(Sequential(layer), {}, x)
+    np.testing.assert_array_equal(got, torch_free_pool_reference(x, k, s, p, "max", ceil, d=d).astype(np.float32))
 
 
 @pytest.mark.parametrize("size, beta", [(5, 0.75), (4, 0.6), (1, 0.75)])

@@ -29,23 +29,32 @@ def _taps(size, k, s, p, ceil_mode, d):
         yield [t for t in taps if 0 <= t < size], sum(t < size + p for t in taps)
 
 
+def _per_axis(value):
+    """``(rows, columns)`` of a setting given as one number or a pair."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
 def _windows(x_hw, k, s, p, ceil_mode, d, count_include_pad):
     """``(i, j, rows, cols, divisor)`` of every window: its output position, the input rows
     and columns it reads, and PyTorch's average divisor: its positions inside the padded
-    input, or with ``count_include_pad=False`` those inside the input itself."""
-    axes = [list(_taps(n, k, s, p, ceil_mode, d)) for n in x_hw]
+    input, or with ``count_include_pad=False`` those inside the input itself. ``k``, ``s``,
+    ``p`` and ``d`` are numbers or ``(rows, columns)`` pairs."""
+    axes = [list(_taps(n, *settings, ceil_mode, dd))
+            for n, *settings, dd in zip(x_hw, _per_axis(k), _per_axis(s), _per_axis(p), _per_axis(d), strict=True)]
     for i, (rows, padded_rows) in enumerate(axes[0]):
         for j, (cols, padded_cols) in enumerate(axes[1]):
             yield i, j, rows, cols, (padded_rows * padded_cols if count_include_pad else len(rows) * len(cols))
 
 
 def torch_free_pool_reference(x, k, s, p, op, ceil_mode=False, count_include_pad=True, d=1):
-    """Pooling from the definition, one window at a time (NCHW, PyTorch rules): a maximum
-    over the window's taps inside the input (``-inf`` if none is), or their sum over the
-    divisor of :func:`_windows`."""
+    """Pooling from the definition, one window at a time (NCHW, PyTorch rules; settings as
+    numbers or ``(rows, columns)`` pairs): a maximum over the window's taps inside the
+    input (``-inf`` if none is; NaN if one is NaN), or their sum over the divisor of
+    :func:`_windows`."""
     n, c, h, w = x.shape
-    out = np.full((n, c, len(window_starts(h, k, s, p, ceil_mode, d)), len(window_starts(w, k, s, p, ceil_mode, d))),
-                  -np.inf)
+    settings = zip((h, w), _per_axis(k), _per_axis(s), _per_axis(p), _per_axis(d), strict=True)
+    sizes = [len(window_starts(size, kk, ss, pp, ceil_mode, dd)) for size, kk, ss, pp, dd in settings]
+    out = np.full((n, c, *sizes), -np.inf)
     for i, j, rows, cols, divisor in _windows((h, w), k, s, p, ceil_mode, d, count_include_pad):
         window = x[:, :, rows][:, :, :, cols]
         if op == "max":
