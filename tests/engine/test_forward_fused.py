@@ -105,14 +105,21 @@ def _reference(x, w, b, stride, pad, add, relu):
     return np.maximum(y, 0) if relu else y
 
 
+_CASES = {(1, 1, 0): "1x1", (1, 2, 0): "1x1/2", (3, 1, 1): "3x3", (3, 2, 1): "3x3/2"}
+
+
 @pytest.mark.parametrize("serial", [False, True], ids=["two pipelines", "serial fallback"])
-@pytest.mark.parametrize("c_out", [3, 130], ids=["pixels split", "channels split"])
-@pytest.mark.parametrize("case", [(1, 1, 0), (1, 2, 0), (3, 1, 1), (3, 2, 1)], ids=["1x1", "1x1/2", "3x3", "3x3/2"])
+@pytest.mark.parametrize("c_out, case",
+                         [(c, case) for c in (3, 130) for case in _CASES] + [(1030, (1, 1, 0)), (1030, (1, 2, 0))],
+                         ids=[f"{k}-{split}" for split in ("pixels split", "channels split") for k in _CASES.values()]
+                         + ["1x1-channels split, long rows", "1x1/2-channels split, long rows"])
 @settings(max_examples=3, deadline=None)
 @given(st.integers(1, 3), st.integers(3, 7), st.booleans(), st.sampled_from([None, 200, 5000]), st.integers(0, 99))
 def test_convolution_epilogue_equals_definition(serial, c_out, case, batch, size, relu, budget, seed):
     """Residual and ReLU per block, for 1x1 GEMMs straight from the input, im2col, and
-    with the output channels split between pipelines (130 channels on few pixels)."""
+    with the output channels split between pipelines (130 channels on few pixels; 1030,
+    whose halves take the bias as rows tiled long, :func:`helpers.engine.elementwise.add_bias`,
+    on views of the output)."""
     k, stride, pad = case
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, size, size, 5)).astype(np.float32)
