@@ -63,16 +63,41 @@ def workspace(key, shape):
     return buf[:size].reshape(shape)
 
 
+_ZEROS = np.empty(0, dtype=DTYPE)
+
+
+def zeros(n):
+    """``n`` float32 zeros, read-only: a slice of one anonymous memory map of its own that is
+    never written (grown when too short, freed by :func:`release_workspace`). Its pages all
+    map the kernel's shared zero page, so they take no resident memory, whatever ``malloc``
+    is set to (:func:`retain_freed_memory`).
+
+    >>> z = zeros(3)
+    >>> z.tolist(), z.flags.writeable
+    ([0.0, 0.0, 0.0], False)
+    """
+    global _ZEROS
+    if len(_ZEROS) < n:
+        size = max(n, 2 * len(_ZEROS))
+        # private: reading a shared anonymous map would give each page memory of its own
+        _ZEROS = np.frombuffer(mmap.mmap(-1, DTYPE.itemsize * size, flags=mmap.MAP_PRIVATE), dtype=DTYPE)
+        _ZEROS.flags.writeable = False
+    return _ZEROS[:n]
+
+
 def workspace_bytes_held():
     """Bytes of the named workspaces."""
     return sum(b.nbytes for b in _BUFFERS.values())
 
 
 def release_workspace():
-    """Free the cached workspaces and activation buffers; return the bytes they held."""
+    """Free the cached workspaces, activation buffers and :func:`zeros`; return the bytes
+    they held (the zeros hold none)."""
+    global _ZEROS
     held = workspace_bytes_held() + POOL.held_bytes()
     _BUFFERS.clear()
     POOL.clear()
+    _ZEROS = np.empty(0, dtype=DTYPE)
     return held
 
 

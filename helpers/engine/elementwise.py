@@ -7,10 +7,11 @@ with ``time.perf_counter``, float32, 2026-11-22) ran ``np.maximum(y, 0, out=y)``
 slower than adding the bias tiled into one long row (0.133 against 0.086 ms; 0.167
 against 0.084 ms). So:
 
-- :func:`relu` compares with a slice of one large array of zeros that is never written:
-  its untouched pages all map the kernel's one shared zero page, so they cost no resident
-  memory (a ReLU over 64 MB of values left the process's resident size unchanged) and
-  their reads hit the same cached page;
+- :func:`relu` compares with a slice of a read-only array of zeros
+  (:func:`helpers.engine.buffers.zeros`: never written, so it takes no resident memory;
+  a ReLU over 64 MB of values left the process's resident size unchanged, with and
+  without :func:`helpers.engine.buffers.retain_freed_memory`), for numpy's fast loop over
+  two arrays of one shape;
 - :func:`add_bias` adds the bias tiled to about 16 K values, to rows reshaped to match.
 """
 
@@ -18,21 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from helpers.engine.buffers import zeros
+
 __all__ = ["add_bias", "relu"]
 
-_ZEROS = np.zeros(0, np.float32)
 _TILE = 16_384
 """Values per row that :func:`add_bias` tiles a bias to (longer rows ran faster, measured
 up to this)."""
-
-
-def _zeros(n):
-    """``n`` float32 zeros from the shared read-only array (grown when too short)."""
-    global _ZEROS
-    if len(_ZEROS) < n:
-        _ZEROS = np.zeros(max(n, 2 * len(_ZEROS)), np.float32)       # calloc: zero pages, untouched
-        _ZEROS.flags.writeable = False
-    return _ZEROS[:n]
 
 
 def relu(x, out=None):
@@ -48,9 +41,9 @@ def relu(x, out=None):
     if x.dtype != np.float32:
         return np.maximum(x, 0, out=out)
     if x.flags.c_contiguous and out.flags.c_contiguous:
-        return np.maximum(x, _zeros(x.size).reshape(x.shape), out=out)
+        return np.maximum(x, zeros(x.size).reshape(x.shape), out=out)
     if x.ndim >= 1 and x.strides[-1] == x.itemsize:
-        return np.maximum(x, _zeros(x.shape[-1]), out=out)
+        return np.maximum(x, zeros(x.shape[-1]), out=out)
     return np.maximum(x, 0, out=out)
 
 

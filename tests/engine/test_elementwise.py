@@ -2,12 +2,15 @@
 element: every layout they take a faster path for (contiguous, rows of a wider array,
 a row count that the bias tile does not divide, another dtype)."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.engine import elementwise
+from helpers.engine import buffers, elementwise
 
 
 def _values(rng, shape):
@@ -40,8 +43,27 @@ def test_relu_keeps_other_dtypes_and_never_writes_its_zeros():
     assert elementwise.relu(x).tolist() == [0.0, 3.0] and x.dtype == np.float64
     y = np.full((1000, 300), -1.0, np.float32)
     elementwise.relu(y)
-    zeros = elementwise._zeros(y.size)
+    zeros = buffers.zeros(y.size)
     assert not zeros.flags.writeable and not zeros.any() and not y.any()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_the_zeros_take_no_resident_memory_even_when_malloc_keeps_memory():
+    """A ReLU over 16 MB (in a fresh process, with ``retain_freed_memory``, under which a
+    calloc'd array of that size would be zero-filled heap memory) leaves the resident size
+    as it was: its zeros are never-written pages of a private map."""
+    code = """
+import numpy as np
+from helpers.engine import buffers, elementwise
+buffers.retain_freed_memory()
+resident = lambda: int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20
+y = np.full(4_000_000, -1.0, np.float32)
+before = resident()
+elementwise.relu(y)
+print(resident() - before)
+"""
+    grown = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert grown < 2, f"the ReLU's zeros took {grown:.0f} MiB of resident memory"
 
 
 @settings(max_examples=40, deadline=None)
