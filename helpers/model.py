@@ -44,11 +44,32 @@ def _named(items):
     return tuple(named)
 
 
-class Sequential:
+class _Frozen:
+    """A container that cannot change once built (like the frozen layer specs): the engine
+    keeps what it works out about a model (its trace) for as long as the model lives.
+
+    >>> s = Sequential()
+    >>> s.children = ()
+    Traceback (most recent call last):
+    ...
+    AttributeError: Sequential cannot change once built: build a new one
+    """
+
+    def __setattr__(self, name, value):
+        if getattr(self, "_built", False):
+            raise AttributeError(f"{type(self).__name__} cannot change once built: build a new one")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        raise AttributeError(f"{type(self).__name__} cannot change once built: build a new one")
+
+
+class Sequential(_Frozen):
     """Modules applied one after another. An empty ``Sequential`` is the identity."""
 
     def __init__(self, *items):
         self.children = _named(items)
+        self._built = True
 
     def __eq__(self, other):
         return type(other) is type(self) and other.children == self.children
@@ -57,7 +78,7 @@ class Sequential:
         return f"Sequential({', '.join(f'{n}={m!r}' for n, m in self.children)})"
 
 
-class Parallel:
+class Parallel(_Frozen):
     """Branches applied to the same input, merged by ``"concat"`` or ``"add"``."""
 
     def __init__(self, *branches, merge="concat"):
@@ -67,6 +88,7 @@ class Parallel:
             raise ValueError("Parallel needs at least one branch")
         self.children = _named(branches)
         self.merge = merge
+        self._built = True
 
     def __eq__(self, other):
         return (type(other) is type(self) and other.children == self.children

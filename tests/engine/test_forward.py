@@ -1,6 +1,8 @@
 """The forward pass: fast paths against the naive loops and independent references."""
 
 
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -18,7 +20,7 @@ from helpers.layers import (
     ReLU,
     SpaceToDepth,
 )
-from helpers.model import Parallel, Sequential
+from helpers.model import Parallel, Sequential, trace
 from helpers.receptive import final_field
 from helpers.space_to_depth import restack_weights, space_to_depth
 from helpers.summaries import summary
@@ -164,6 +166,13 @@ def test_a_model_traced_once_still_checks_and_sizes_every_input():
             engine.forward(model, params, np.zeros((1, 3, 2, 2), np.float32))
     x = np.random.default_rng(0).standard_normal((1, 3, 8, 8), dtype=np.float32)
     np.testing.assert_array_equal(engine.forward(build(), params, x), engine.forward(model, params, x))
+    traced = sys.modules["helpers.engine.forward"]._traced         # the per-layer MACs that pick the threads
+    for size in (8, 12, 8):
+        leaves, mean = traced(model, (3, size, size))
+        assert [shape for *_, shape in leaves] == [shape for *_, shape in trace(model, (3, size, size))]
+        assert mean == (model.children[0][1].macs((3, size, size)) + model.children[2][1].macs(leaves[2][2])) / 2
+    with pytest.raises(AttributeError, match="cannot change once built"):
+        model.children = model.children[:1]
 
 
 @pytest.mark.parametrize("name", ["tiny-cnn", "tpu-conv1", "tiny-branch"])
