@@ -149,8 +149,9 @@ def _cmd_html(args):
 
 
 def _cmd_bench(args):
-    if args.pauses and (not args.train or min(args.pauses) < 0):
-        print("--pauses takes seconds >= 0 and goes with --train", file=sys.stderr)
+    if args.pauses and (not args.train or min(args.pauses) < 0 or args.no_torch):
+        print("--pauses takes seconds >= 0 and goes with --train (it times torch: not with --no-torch)",
+              file=sys.stderr)
         return 2
     if args.train:
         from helpers.engine.train_bench import main as train_main
@@ -237,7 +238,8 @@ def _parser():
     p.add_argument("--train", action="store_true",
                    help="time a training step (forward, backward, SGD update) instead of inference")
     p.add_argument("--pauses", type=float, nargs="+", metavar="SECONDS",
-                   help="with --train: time torch's steps right after the engine's, after each pause")
+                   help="with --train: time torch's steps right after the engine's, after each pause "
+                        "(at the first --batch size, default 64)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_bench)
 

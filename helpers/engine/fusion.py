@@ -48,14 +48,20 @@ def is_pointwise_layer(layer):
                                                                layer.groups)
 
 
-
-
 def conv_plan(layer, name, x_shape, c_out, conv):
     """``((H_out, W_out), pads, kernel)`` of a convolution on an NHWC input of ``x_shape``
     run with the ``conv`` path of :func:`helpers.engine.forward.forward`: ``kernel`` is
     ``"winograd"`` (fast path, a large 3x3 stride-1 layer), ``"split channels"`` (its
     pipelines split its ``c_out`` output channels, :func:`helpers.engine.kernels.splits_channels`),
-    ``"im2col"`` or ``"naive"``."""
+    ``"gemm"`` (its pipelines split its pixels: im2col, or a 1x1 layer's input as it is)
+    or ``"naive"``.
+
+    >>> [conv_plan(Conv2d(c, k, padding=k // 2), "c", shape, c, path)[2]
+    ...  for c, k, shape, path in [(256, 3, (1, 14, 14, 256), "fast"), (256, 3, (1, 14, 14, 256), "im2col"),
+    ...                            (512, 1, (1, 7, 7, 512), "fast"), (64, 3, (1, 56, 56, 64), "fast"),
+    ...                            (64, 3, (1, 56, 56, 64), "naive")]]
+    ['winograd', 'gemm', 'split channels', 'gemm', 'naive']
+    """
     out_hw, pads, use_winograd = _geometry(layer, name, x_shape, min(x_shape[3], c_out))
     if conv == "naive":
         return out_hw, pads, "naive"
@@ -63,4 +69,4 @@ def conv_plan(layer, name, x_shape, c_out, conv):
         return out_hw, pads, "winograd"
     if kernels.splits_channels(x_shape[0] * out_hw[0] * out_hw[1], c_out, layer.groups):
         return out_hw, pads, "split channels"
-    return out_hw, pads, "im2col"
+    return out_hw, pads, "gemm"

@@ -150,6 +150,11 @@ def main(args):
             print("--pauses needs torch, which is not installed", file=sys.stderr)
             return 1
         batch = (args.batch or [64])[0]
-        print(format_pauses(args.model, batch, pauses(args.model, batch, args.pauses, args.repeats)))
+        report = pauses(args.model, batch, args.pauses, args.repeats)
+        if args.json:
+            import json
+            print(json.dumps({"model": args.model, "batch": batch, "torch_step_ms_after_pause": report}))
+        else:
+            print(format_pauses(args.model, batch, report))
         return 0
     return bench.print_report(run, format_text, args)

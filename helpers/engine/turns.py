@@ -65,8 +65,10 @@ def after_pause(first, second, pause, calls=TURN + 2, repeats=5):
     how long a contestant is slowed by the other's still-spinning threads, and how many
     calls it takes to reach its steady state.
 
-    >>> len(after_pause(lambda: None, lambda: None, 0.0, calls=3, repeats=2))
-    3
+    >>> calls = []
+    >>> times = after_pause(lambda: calls.append("a"), lambda: calls.append("b"), 0.0, calls=3, repeats=2)
+    >>> "".join(calls), len(times)
+    ('abbbabbb', 3)
     """
     per_call = [[] for _ in range(calls)]
     for _ in range(repeats):

@@ -151,7 +151,6 @@ def test_bad_input():
         engine.forward(model, params, np.zeros((1, 3, 16, 16)), conv="winograd-please")
 
 
-
 def test_a_model_traced_once_still_checks_and_sizes_every_input():
     """The trace is kept per model and input shape: a second shape gets its own, a bad shape
     is refused on every call, and another model with equal layers is traced for itself."""
