@@ -1,10 +1,11 @@
 """Gradients of pooling layers on NHWC arrays, in any float dtype (PyTorch's semantics).
 
-A pooling window is visited one tap at a time: tap ``(a, b)`` of every window is
-one strided slice of the padded input, so forward and backward are ``K_h K_w``
-slice operations each. Max pooling sends each output's gradient to the first
-position of its window (row-major tap order, as PyTorch) that holds the maximum;
-average pooling spreads it over the window, divided by PyTorch's divisor.
+The forward passes are the inference engine's separable ones
+(:func:`helpers.engine.pooling.pool_windows`); backward visits a window one tap at a
+time: tap ``(a, b)`` of every window is one strided slice of the padded input. Max
+pooling sends each output's gradient to the first position of its window (row-major
+tap order, as PyTorch) that holds the maximum; average pooling spreads it over the
+window, divided by PyTorch's divisor.
 
 Examples
 --------
@@ -19,17 +20,23 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.engine.nhwc import tap_slices
-from helpers.engine.pooling import avg_pool_divisor, padded_size, pool_padded, reduce_windows
+from helpers.engine.pooling import avg_pool_divisor, padded_size, pool_padded, pool_windows
 
 __all__ = ["max_pool_forward", "max_pool_backward", "avg_pool_forward", "avg_pool_backward",
            "global_avg_pool_backward"]
 
 
+def _pooled(x, kernel, stride, padding, out_hw, op):
+    """:func:`helpers.engine.pooling.pool_windows` over the whole batch, in ``x``'s dtype."""
+    n, _, w, c = x.shape
+    rows = np.empty((n, out_hw[0], w, c), dtype=x.dtype)
+    return pool_windows(x, kernel, stride, -padding[0], -padding[1], (1, 1), rows,
+                        np.empty((n, *out_hw, c), dtype=x.dtype), op)
+
+
 def max_pool_forward(x, kernel, stride, padding, out_hw):
     """Max pooling in any float dtype (PyTorch semantics); the cache is ``x`` and the output."""
-    xp = pool_padded(x, kernel, stride, padding, out_hw, -np.inf)
-    y = np.empty((x.shape[0], *out_hw, x.shape[3]), dtype=x.dtype)
-    return reduce_windows(xp, kernel, stride, out_hw, np.maximum, y)
+    return _pooled(x, kernel, stride, padding, out_hw, np.maximum)
 
 
 def max_pool_backward(dy, x, y, kernel, stride, padding):
@@ -49,9 +56,7 @@ def max_pool_backward(dy, x, y, kernel, stride, padding):
 
 def avg_pool_forward(x, kernel, stride, padding, out_hw, count_include_pad=True):
     """Average pooling in any float dtype (PyTorch's divisor rules)."""
-    xp = pool_padded(x, kernel, stride, padding, out_hw, 0.0)
-    total = reduce_windows(xp, kernel, stride, out_hw, np.add,
-                           np.empty((x.shape[0], *out_hw, x.shape[3]), dtype=x.dtype))
+    total = _pooled(x, kernel, stride, padding, out_hw, np.add)
     return total / avg_pool_divisor(x.shape[1:3], kernel, stride, padding, out_hw, count_include_pad, x.dtype)
 
 
