@@ -8,6 +8,7 @@ that none runs beside another's still-spinning threads.
 
 from __future__ import annotations
 
+import statistics
 import time
 
 __all__ = ["SETTLE_S", "TURN", "after_pause", "in_turns"]
@@ -78,4 +79,4 @@ def after_pause(first, second, pause, calls=TURN + 2, repeats=5):
             start = time.perf_counter()
             second()
             times.append(time.perf_counter() - start)
-    return [sorted(t)[len(t) // 2] for t in per_call]
+    return [statistics.median(t) for t in per_call]
