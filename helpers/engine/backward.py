@@ -30,13 +30,12 @@ times larger. Each layer runs on the calling thread, in blocks of images whose
 patch matrix fits ``kernels.BLOCK_BYTES``, with the BLAS's own threads for the
 GEMMs: training's layers are small (ResNet-20 on 8 x 8 digits), and handing a
 share to another Python thread, as the inference engine's pipelines do, cost
-more than it saved. The figures behind that were recorded with commits f2c677a and
-6d4e67a (which removed the pipelines from training), on the 2-core VM they were
-written on: a hand-over to another Python thread took 60-220 us (a later measurement of
-whole layers: :data:`helpers.engine.threads.PIPELINES_FROM_MACS`), and a training step
-at batch 64 42.8 ms with the pipelines against 38.5 ms without. The commits do not
-record the command; 6d4e67a's parent still has the pipelines, so ``python -m helpers
-bench resnet20 --train --batch 64`` run at both compares them. Every GEMM adds its
+more than it saved: commit f2c677a records a hand-over to another Python thread at
+60-220 us on the 2-core VM it was written on (a later measurement of whole layers:
+:data:`helpers.engine.threads.PIPELINES_FROM_MACS`). Commit 6d4e67a removed the pipelines
+from training together with other backward changes (one patch matrix of ``dy`` for both
+gradients, the ``Q^T X`` orientation), so the training step's 42.8 against 38.5 ms at
+batch 64 it records is for all of them, not for the pipelines alone. Every GEMM adds its
 ``m * k * n`` to ``macs``, the list the caller passes, so the count is what was
 performed, not what a formula predicts.
 """
@@ -182,7 +181,7 @@ def _backward_from_dy_patches(dy, x, weight, pads, dilation, macs):
     for first, last, _, q in _patch_blocks(dyp, n, (kh, kw), (1, 1), dilation, (h, w), c_out, 1):
         rows = slice(first * h * w, last * h * w)
         np.matmul(q, w_mat, out=dx_rows[rows])
-        g = _add(g, q.T @ x_rows[rows])     # X^T Q took 1.09-1.50x as long (ResNet-20's shapes, 2 threads)
+        g = _add(g, q.T @ x_rows[rows])     # X^T Q: 1.09-1.50x as long (ResNet-20's shapes, 2 threads, 2026-11-22)
         macs.extend([gemm_macs(len(q), c, k), gemm_macs(c, k, len(q))])
     dweight = np.ascontiguousarray(g.reshape(kh, kw, c_out, c)[::-1, ::-1].transpose(2, 3, 0, 1))
     return dx, dweight

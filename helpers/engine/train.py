@@ -41,10 +41,10 @@ _TRAINED = (Conv2d, Linear, BatchNorm2d)
 """The layers with parameters: their gradients are computed, and layers after them need
 an input gradient."""
 
-_FRESH_OUTPUT = (Conv2d, Linear, BatchNorm2d)
-"""Layers whose output is a new array that no layer keeps for backward (they keep their
-input, if anything), as is a branch merge's sum or concatenation: a ReLU right after
-one may overwrite it in place."""
+_FRESH_OUTPUT = _TRAINED
+"""The same layers, for another reason: their output is a new array that no layer keeps
+for backward (they keep their input, if anything), as is a branch merge's sum or
+concatenation: a ReLU right after one may overwrite it in place."""
 
 BN_MOMENTUM = 0.1
 """Weight of the batch's statistics in batch norm's running statistics (PyTorch's default)."""
@@ -251,8 +251,8 @@ def input_needs_grad(model):
     """``{leaf name: whether its input needs a gradient}``: true once a layer with parameters
     (:data:`_TRAINED`) comes before the leaf on some path from the network's input.
 
-    Forward records it for backward, and :func:`analytic_macs` counts with it, so the
-    MACs counted and the MACs performed agree on which input gradients are skipped.
+    :func:`gradients` passes it to the backward pass and :func:`analytic_macs` counts with
+    it, so the MACs counted and the MACs performed agree on which input gradients are skipped.
 
     Examples
     --------
