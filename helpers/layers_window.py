@@ -33,21 +33,20 @@ class _Window(Layer):
         """``((top, bottom), (left, right))`` zeros added around the input."""
         return (self.padding_pair[0],) * 2, (self.padding_pair[1],) * 2
 
-    def _check_fits(self, shape, name, overhang=(0, 0)):
+    def _check_fits(self, shape, name, fits=None, stride=None):
         """``ValueError`` naming the layer and the numbers unless, on each axis, the window
-        lies inside the padded input or hangs over its end by at most ``overhang``."""
+        lies inside the padded input (or, given ``fits``, the axis's ``fits`` is true: a
+        ``ceil_mode`` pool's window may hang over by less than ``stride``)."""
         self._need_spatial(shape, name, self.kind)
-        kh, kw = self.kernel_pair
-        dh, dw = self.dilation_pair
-        for axis, size, k, d, (pb, pa), extra in (("height", shape[1], kh, dh, self.pads()[0], overhang[0]),
-                                                  ("width", shape[2], kw, dw, self.pads()[1], overhang[1])):
+        for i, (axis, size, k, d, (pb, pa)) in enumerate(zip(("height", "width"), shape[1:], self.kernel_pair,
+                                                              self.dilation_pair, self.pads(), strict=True)):
             span = f.dilated_extent(k, d)
-            if span > size + pb + pa + extra:
+            if not (fits[i] if fits else span <= size + pb + pa):
                 raise ValueError(
                     f"{name} ({self.kind}): kernel {span} is larger than the padded input "
                     f"{axis} {size} + {pb + pa} = {size + pb + pa}"
-                    + (f" by {span - size - pb - pa}, not less than the stride {extra + 1} (ceil_mode)"
-                       if extra else ""))
+                    + (f" by {span - size - pb - pa}, not less than the stride {stride[i]} (ceil_mode)"
+                       if stride else ""))
 
     def window(self):
         (kh, kw), (sh, sw) = self.kernel_pair, self.stride_pair
@@ -146,11 +145,12 @@ class _Pool(_Window):
     dilation_pair = cached_property(lambda self: (1, 1))
 
     def output_shape(self, shape, name="pool"):
-        # PyTorch: with ceil_mode a window may hang over the padded input's end by less than a
-        # stride (so one larger than the whole padded input still gives one output)
-        self._check_fits(shape, name, tuple(s - 1 for s in self.stride_pair) if self.ceil_mode else (0, 0))
+        # PyTorch's rule is the window count: with ceil_mode a window may hang over the padded
+        # input's end by less than a stride (one larger than the whole input still gives one output)
+        self._need_spatial(shape, name, self.kind)
         hw = [f.pool_output_size(n, k, s, p, d, self.ceil_mode) for n, k, s, p, d in zip(
             shape[1:], self.kernel_pair, self.stride_pair, self.padding_pair, self.dilation_pair, strict=True)]
+        self._check_fits(shape, name, [n >= 1 for n in hw], self.stride_pair if self.ceil_mode else None)
         return (shape[0], *hw)
 
 
