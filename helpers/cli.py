@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -149,7 +150,7 @@ def _cmd_html(args):
 
 
 def _cmd_bench(args):
-    if args.pauses and (not args.train or min(args.pauses) < 0 or args.no_torch):
+    if args.pauses and (not args.train or args.no_torch or not all(0 <= w < math.inf for w in args.pauses)):
         print("--pauses takes seconds >= 0 and goes with --train (it times torch: not with --no-torch)",
               file=sys.stderr)
         return 2

@@ -62,22 +62,35 @@ def _torch_step(model, params, shape, x, labels, threads=None):
     return step
 
 
+def _network(model_name):
+    """``(model, input shape)`` of a zoo model, freed memory kept for reuse from now on
+    (:func:`helpers.engine.buffers.retain_freed_memory`, for torch too)."""
+    retain_freed_memory()
+    entry = zoo.entry(model_name)
+    return entry.build(), entry.input_shape
+
+
+def _steps(model, shape, batch, with_torch):
+    """``(x, labels, {"engine": step, "torch": step})``: a seeded batch and a training step
+    of each on it, from the same seeded weights (torch only ``with_torch``)."""
+    x = bench.random_batch(batch, shape)
+    labels = np.random.default_rng(batch).integers(0, trace(model, shape)[-1][3][0], batch)
+    steps = {"engine": _engine_step(model, init_params(model, shape, seed=0), x, labels)}
+    if with_torch:
+        steps["torch"] = _torch_step(model, init_params(model, shape, seed=0), shape, x, labels)
+    return x, labels, steps
+
+
 def run(model_name, batches=(64, 128), repeats=7, warmup=2, use_torch=True, log=None):
     """Time training steps of ``model_name``; returns the JSON-able report. Freed memory
     is kept for reuse (:func:`helpers.engine.buffers.retain_freed_memory`), for torch too."""
-    retain_freed_memory()
-    entry = zoo.entry(model_name)
-    model, shape = entry.build(), entry.input_shape
-    classes = trace(model, shape)[-1][3][0]
+    model, shape = _network(model_name)
     results = []
     for batch in sorted(set(batches)):
         if log:
             log(f"batch {batch} ...")
-        x = bench.random_batch(batch, shape)
-        labels = np.random.default_rng(batch).integers(0, classes, batch)
-        steps = {"engine": _engine_step(model, init_params(model, shape, seed=0), x, labels)}
-        if use_torch and torch_bridge.available():
-            steps["torch"] = _torch_step(model, init_params(model, shape, seed=0), shape, x, labels)
+        x, labels, steps = _steps(model, shape, batch, use_torch and torch_bridge.available())
+        if "torch" in steps:
             steps["torch_1thread"] = _torch_step(model, init_params(model, shape, seed=0), shape, x, labels, 1)
         first = {name: step() for name, step in steps.items()}      # same weights: same loss
         for _ in range(warmup - 1):
@@ -122,12 +135,9 @@ def format_text(report):
 def pauses(model_name, batch, waits, repeats=5):
     """Torch's training step made each of ``waits`` seconds after the engine's, and the
     steps after it (:func:`helpers.engine.turns.after_pause`): ``{wait: [ms, ...]}``."""
-    entry = zoo.entry(model_name)
-    model, shape = entry.build(), entry.input_shape
-    x = bench.random_batch(batch, shape)
-    labels = np.random.default_rng(batch).integers(0, trace(model, shape)[-1][3][0], batch)
-    engine = _engine_step(model, init_params(model, shape, seed=0), x, labels)
-    torch_step = _torch_step(model, init_params(model, shape, seed=0), shape, x, labels)
+    model, shape = _network(model_name)
+    _, _, steps = _steps(model, shape, batch, True)
+    engine, torch_step = steps["engine"], steps["torch"]
     for _ in range(2):
         engine(), torch_step()
     return {wait: [round(1e3 * t, 2) for t in turns.after_pause(engine, torch_step, wait, repeats=repeats)]
@@ -149,7 +159,7 @@ def main(args):
         if not torch_bridge.available():
             print("--pauses needs torch, which is not installed", file=sys.stderr)
             return 1
-        batch = (args.batch or [64])[0]
+        batch = args.batch[0]
         report = pauses(args.model, batch, args.pauses, args.repeats)
         if args.json:
             import json

@@ -32,9 +32,13 @@ def test_pauses_report_each_pause_and_refuse_bad_use(capsys):
     assert main(["bench", "resnet20-half", "--pauses", "0.1"]) == 2
     assert main(["bench", "resnet20-half", "--train", "--pauses", "-1"]) == 2
     assert main(["bench", "resnet20-half", "--train", "--no-torch", "--pauses", "0"]) == 2
-    assert capsys.readouterr().err.count("goes with --train") == 3
+    assert main(["bench", "resnet20-half", "--train", "--pauses", "nan"]) == 2
+    assert main(["bench", "resnet20-half", "--train", "--pauses", "inf"]) == 2
+    assert capsys.readouterr().err.count("goes with --train") == 5
     pytest.importorskip("torch")
     report = train_bench.pauses("resnet20-half", 4, [0.0, 0.01], repeats=1)
     assert list(report) == [0.0, 0.01] and all(len(ms) == 7 and min(ms) > 0 for ms in report.values())
     text = train_bench.format_pauses("resnet20-half", 4, report)
     assert text.count("pause ") == 2 and "first / last" in text
+    assert main(["bench", "resnet20-half", "--train", "--batch", "4", "--pauses", "0", "--repeats", "1", "--json"]) == 0
+    assert list(json.loads(capsys.readouterr().out)["torch_step_ms_after_pause"]) == ["0.0"]
