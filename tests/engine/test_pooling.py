@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from helpers import engine, formulas
+from helpers import engine
 from helpers.layers import (
     AvgPool2d,
     LocalResponseNorm,
@@ -67,27 +67,6 @@ def test_lrn_equals_definition(size, beta, batch, serial):
     with pipeline_mode(serial):
         got = engine.forward(Sequential(LocalResponseNorm(size, alpha, beta, k)), {}, x)
     np.testing.assert_allclose(got, ref, rtol=1e-5)
-
-
-@pytest.mark.parametrize("batch, serial", [(2, True), (1, False), (3, False)])
-@pytest.mark.parametrize("ceil", [False, True])
-def test_dilated_max_pool_equals_definition(batch, serial, ceil):
-    """Window taps ``dilation`` apart: output (i, j) is the maximum of the padded input at
-    rows ``i s + a d`` and columns ``j s + b d``, read one tap at a time here."""
-    k, s, p, d = 3, 2, 1, 2
-    x = np.random.default_rng(1).standard_normal((batch, 2, 10, 9)).astype(np.float32)
-    oh, ow = (formulas.pool_output_size(n, k, s, p, d, ceil) for n in (10, 9))
-    xp = np.full((batch, 2, 10 + 2 * p + 2 * s, 9 + 2 * p + 2 * s), -np.inf, np.float32)
-    xp[:, :, p:p + 10, p:p + 9] = x
-    want = np.full((batch, 2, oh, ow), -np.inf, np.float32)
-    for i in range(oh):
-        for j in range(ow):
-            for a in range(k):
-                for b in range(k):
-                    want[:, :, i, j] = np.maximum(want[:, :, i, j], xp[:, :, i * s + a * d, j * s + b * d])
-    with pipeline_mode(serial):
-        got = engine.forward(Sequential(MaxPool2d(k, s, p, dilation=d, ceil_mode=ceil)), {}, x)
-    np.testing.assert_array_equal(got, want)
 
 
 # ceil_mode windows larger than the whole padded input along one axis, which PyTorch keeps
