@@ -3,7 +3,7 @@
 ResNet-50's receptive field and TF-Slim's published one, the RNN perturbation demo, the full
 and half-width ResNet-50, the engine's block sizes."""
 
-from integration.solution_numbers import field_sizes, prose, resnet50_field, shown
+from integration.solution_numbers import field_interval, field_sizes, prose, resnet50_field, shown
 from reference.resnet import resnet50_counts
 
 
@@ -30,7 +30,16 @@ def test_published_resnet50_field_and_its_padding():
     assert field_sizes(slim)[-1][1:] == (size, 32)
     same_total = (56 - 1) * 2 + 3 - 112
     assert (size, same_total, same_total // 2) == (483, 1, 0)
-    assert padding - 1 * 2 == 239
+    # TF-Slim's own padding, walked back from each block's output: conv2d_same pads a strided
+    # convolution explicitly, k // 2 before (conv1: 3, a strided 3 x 3: 1); SAME pads a 3 x 3
+    # stride-1 convolution 1 before and the stride-2 pooling 0 before (its one zero goes after).
+    # The table lists 15, 47, 143 and 239 for block1 to block4.
+    chain, paddings = [(7, 2, 3, 1), (3, 2, 0, 1)], []
+    for units, stride in ((3, 2), (4, 2), (6, 2), (3, 1)):
+        for u in range(1, units + 1):
+            chain += [(1, 1, 0, 1), (3, stride if u == units else 1, 1, 1), (1, 1, 0, 1)]
+        paddings.append(-field_interval(chain)[0])
+    assert paddings == [15, 47, 143, 239] and padding - 239 == 2
     text = prose("07-receptive-field-and-width")
     assert "`resnet_v1_50/block4`) reports 483 pixels at effective stride 32 for TF-Slim's ResNet-50 v1" in text
     assert f"padding, 239 at a 224 × 224 input, is 2 less than the {padding} above" in text
