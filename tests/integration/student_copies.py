@@ -1,4 +1,7 @@
-"""The student copies the integration tests read, and how a timing cell is marked."""
+"""The student copies the integration tests read, how a timing cell is marked, and how a
+call's name is read."""
+
+import ast
 
 from helpers.release.build import ROOT
 
@@ -7,4 +10,16 @@ NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
 
 TIMING = "# NBVAL_IGNORE_OUTPUT"
 """First line of a cell whose outputs are machine-dependent measurements: they are not judged
-(``test_leaks.seen``), and a figure such a cell draws plots timings (``test_answer_cells``)."""
+(``test_leaks.seen``); after a notebook's last question such a cell may draw any figure
+(``test_answer_cells``)."""
+
+
+def callee_parts(node):
+    """``summary`` / ``systolic.utilisation`` / ``helpers.formulas.linear_macs`` -> its parts."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return parts[::-1]
