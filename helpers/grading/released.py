@@ -35,14 +35,13 @@ def release_info(root, key=None):
     notebooks = {}
     for name, info in sorted(key["notebooks"].items()):
         path = Path(root) / "notebooks" / f"{name}.ipynb"
-        data = path.read_bytes()
-        cells, _ = cells_of(json.loads(data))
         nb = read(path)
+        cells, _ = cells_of(nb)                # one parse: cell indices agree with question_cells'
         owner = question_cells(nb)
         auto = [q for q in info["questions"] if key["questions"][q]["kind"] != "manual"]
         order = [q for q in owner if q in auto] + sorted(set(auto) - set(owner))
         notebooks[f"{name}.ipynb"] = {"cells": cells, "owner": owner, "questions": order,
-                                      "digest": hashlib.sha256(data).hexdigest(),
+                                      "digest": hashlib.sha256(path.read_bytes()).hexdigest(),
                                       "manual": _manual(root, name, nb, key["questions"])}
     return key["questions"], notebooks
 
