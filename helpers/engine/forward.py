@@ -49,9 +49,9 @@ Design of the fast path (``conv="fast"``, the default):
   convolution's.
 - **Chains.** A 1x1 convolution right after another convolution runs in the
   same pipelines, each on its share of the first one's output
-  (:meth:`helpers.engine.graph.Run.chain_pair`); the first layer gets one more
-  output channel of ones (:func:`helpers.engine.weights.with_ones_channel`), so
-  the 1x1 layer's bias rides in its GEMM instead of costing a pass.
+  (:meth:`helpers.engine.graph.Run.chain_pair`); the first layer's output gets one more
+  channel, of ones, set once rather than computed (:func:`helpers.engine.kernels.with_ones`),
+  so the 1x1 layer's bias rides in its GEMM instead of costing a pass.
 - **Reused memory.** Patch matrices, Winograd buffers and padded inputs live
   in workspaces kept between calls, and every activation is taken from a
   pool of buffers kept between passes (:mod:`helpers.engine.buffers`): a

@@ -160,17 +160,14 @@ class Run:
         (Never in a profile, which times every layer on its own.)"""
         name, conv, weight, bias, relu = self.folded(group, prefix)
         _, _, weight2, bias2, relu2 = self.folded(chained, prefix)
-        ones = conv.groups == 1               # the 1x1 layer's bias then rides in its GEMM
-        if ones:
-            weight, bias = weights.with_ones_channel(weight, bias)
         (oh, ow), _, kernel = conv_plan(conv, name, x.shape, weight.shape[0], self.conv)
         if kernel == "split channels" or kernels.splits_channels(x.shape[0] * oh * ow, weight2.shape[0]):
             y, owned = self.conv_group(group, x, owned, prefix, None)
             return self.conv_group(chained, y, owned, prefix, tail)
         add2, relu2 = (tail[0], tail[1]) if tail else (None, relu2)
         out = new_output((x.shape[0], oh, ow, weight2.shape[0]))
-        then = kernels.pointwise_then(weight2, bias2, out, add2, relu2, ones=ones)
-        y, _ = self.conv2d(conv, name, x, weight, bias, relu=relu, then=then)
+        then = kernels.pointwise_then(weight2, bias2, out, add2, relu2, ones=True)
+        y, _ = self.conv2d(conv, name, x, weight, bias, relu=relu, then=then, ones=True)
         if owned:
             _release(x, y)
         POOL.release(y)
@@ -259,7 +256,7 @@ class Run:
             return pooling.space_to_depth(x, layer.block), 0
         raise TypeError(f"{name}: the engine has no kernel for {layer.kind}")
 
-    def conv2d(self, layer, name, x, weight, bias, relu=False, add=None, then=None):
+    def conv2d(self, layer, name, x, weight, bias, relu=False, add=None, then=None, ones=False):
         (oh, ow), pads, kernel = conv_plan(layer, name, x.shape, weight.shape[0], self.conv)
         if kernel == "naive":
             from helpers.lowering import conv2d_direct
@@ -274,6 +271,7 @@ class Run:
                 y += bias
             return np.ascontiguousarray(y), 0
         if kernel == "winograd":
-            return winograd.conv2d_winograd(x, weight, bias, pads, (oh, ow), relu=relu, add=add, then=then)
+            return winograd.conv2d_winograd(x, weight, bias, pads, (oh, ow), relu=relu, add=add, then=then,
+                                            ones=ones)
         return kernels.conv2d(x, weight, bias, layer.stride_pair, pads, layer.dilation_pair, layer.groups,
-                              (oh, ow), relu=relu, add=add, then=then)
+                              (oh, ow), relu=relu, add=add, then=then, ones=ones)

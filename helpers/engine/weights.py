@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["cache_bytes", "clear_weight_caches", "filter_matrix", "fold_batchnorm", "gemm_weights", "tap_layout",
-           "torch_filter", "with_ones_channel"]
+           "torch_filter"]
 
 _W_CACHE = {}
 
@@ -125,44 +125,16 @@ def fold_batchnorm(weight, bias, bn, eps, groups=1):
     return result
 
 
-_ONES = {}
-
-
-def with_ones_channel(weight, bias):
-    """``(weight, bias)`` with one more output channel whose filter is zero and whose bias is
-    1: that channel is 1 at every pixel, also after a ReLU. A 1x1 layer after it
-    (:func:`helpers.engine.kernels.pointwise_then` with ``ones``) multiplies its bias by
-    that channel inside its GEMM instead of adding it in a pass over its output. Cached
-    per pair of arrays.
-
-    >>> w, b = with_ones_channel(np.ones((2, 1, 1, 1), np.float32), None)
-    >>> w[:, 0, 0, 0].tolist(), b.tolist()
-    ([1.0, 1.0, 0.0], [0.0, 0.0, 1.0])
-    """
-    key = (id(weight), id(bias))
-    hit = _ONES.get(key)
-    if hit is not None and hit[0] is weight and hit[1] is bias:
-        return hit[2]
-    wider = np.concatenate([weight, np.zeros((1, *weight.shape[1:]), np.float32)])
-    ones = np.concatenate([np.zeros(len(weight), np.float32) if bias is None else bias, np.float32([1])])
-    if len(_ONES) > 512:
-        _ONES.clear()
-    _ONES[key] = (weight, bias, (wider, ones))
-    return wider, ones
-
-
 def clear_weight_caches():
     """Forget the cached GEMM layouts and folded batch norms (needed only after a
     parameter array was edited in place; :func:`helpers.engine.forward.clear_weight_caches`
     also forgets Winograd's transforms)."""
     _W_CACHE.clear()
     _FOLDED.clear()
-    _ONES.clear()
 
 
 def cache_bytes():
     """Bytes of the cached GEMM layouts and folded batch norms (a folded layout that is a
     view of a cached GEMM layout counts once)."""
     folded = sum(r[0].nbytes + r[1].nbytes for _, r in _FOLDED.values() if r[0].base is None)
-    wider = sum(r[0].nbytes + r[1].nbytes for *_, r in _ONES.values())
-    return sum(entry[2].nbytes for entry in _W_CACHE.values()) + folded + wider
+    return sum(entry[2].nbytes for entry in _W_CACHE.values()) + folded

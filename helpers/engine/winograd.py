@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.engine.buffers import DTYPE, new_output, workspace
+from helpers.engine.buffers import DTYPE, workspace
 from helpers.engine.elementwise import add_bias
-from helpers.engine.kernels import finish, items_per_block
+from helpers.engine.kernels import finish, items_per_block, with_ones
 from helpers.engine.nhwc import pad_nhwc
 from helpers.engine.threads import pipelines, segments
 
@@ -122,7 +122,7 @@ def _output_transform(m, y, n, th, tw, thread=0):
     s0 += mm[2]
     s1 = np.subtract(mm[1], mm[2], out=workspace(f"wino_s1{thread}", mm[0].shape))
     s1 -= mm[3]
-    block = y.reshape(n, th, 2, tw, 2, c)
+    block = np.reshape(y, (n, th, 2, tw, 2, c), copy=False)     # y may be a view: never a copy
     for i, s in enumerate((s0, s1)):
         np.add(s[0], s[1], out=block[:, :, i, :, 0])
         block[:, :, i, :, 0] += s[2]
@@ -140,7 +140,7 @@ def clear_cache():
     _U_CACHE.clear()
 
 
-def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, add=None, then=None):
+def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, add=None, then=None, ones=False):
     """3x3, stride 1, dilation 1, ungrouped convolution by Winograd F(2x2, 3x3).
 
     Each 4x4 input tile gives a 2x2 output tile with 16 multiplies per
@@ -155,7 +155,7 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, a
     transformed (:func:`helpers.engine.kernels.finish`; the bias is added before the output
     transform, to the one entry of each tile that reaches all four outputs); ``then``, the
     next layer of a chain, is run by each pipeline on the output pixels of its share once
-    computed, as in :func:`helpers.engine.kernels.conv2d`.
+    computed, and ``ones`` adds a channel of ones, as in :func:`helpers.engine.kernels.conv2d`.
     Returns ``(y, workspace_bytes)``.
     """
     n, _, _, c_in = x.shape
@@ -167,7 +167,8 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, a
     u = winograd_weights(weight)
     per_row = (tw * 16 * (c_in + c_out) + 4 * xp.shape[2] * c_in) * DTYPE.itemsize     # v, m, rows below
     exact = (2 * th, 2 * tw) == (oh, ow)
-    y = new_output((n, oh, ow, c_out))
+    y_full, width = with_ones((n, oh, ow, c_out), ones)
+    y = y_full[..., :c_out]
     held = []
 
     def work(thread, start, stop):
@@ -197,9 +198,9 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, a
                 inside = min(oh, 2 * r1) - 2 * r0
                 if not exact:
                     np.copyto(y[image, 2 * r0:2 * r0 + inside], tiles[0, :inside, :ow])
-                finish(y[image, 2 * r0:2 * r0 + inside].reshape(-1, c_out), None,
+                finish(np.reshape(y[image, 2 * r0:2 * r0 + inside], (-1, c_out), copy=False), None,
                        None if add is None else add[image, 2 * r0:2 * r0 + inside].reshape(-1, c_out), relu)
-    y_rows = y.reshape(n * oh * ow, c_out)
+    y_rows = y_full.reshape(n * oh * ow, width)
 
     def pixel(tile_row):
         """The first output pixel of a row of tiles (or the end of the batch)."""
@@ -211,4 +212,4 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, a
         if then is not None:
             then(thread, y_rows, pixel(start), pixel(stop))
     pipelines(n * th, rows)
-    return y, sum(held) + (xp.nbytes if xp is not x else 0)
+    return y_full, sum(held) + (xp.nbytes if xp is not x else 0)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.engine import kernels, weights, winograd
+from helpers.engine import kernels, winograd
 from reference.conv import naive_conv_counting
 from reference.pipelines import pipeline_mode
 
@@ -76,30 +76,33 @@ def test_a_chained_pointwise_layer_sees_every_pixel_once(kernel, c_mid, hw):
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("kernel", ["im2col", "winograd", "1x1"])
+@pytest.mark.parametrize("kernel", ["im2col", "grouped", "winograd", "winograd, odd size", "1x1"])
 @pytest.mark.parametrize("serial", [False, True], ids=["two pipelines", "serial fallback"])
 def test_a_channel_of_ones_carries_the_next_layers_bias(kernel, serial):
-    """A layer computed with ``with_ones_channel``'s weights has its own output plus a
-    channel of exact ones, with every kernel; a 1x1 layer chained after it with
-    ``ones=True`` (its bias in its GEMM) equals that layer run on its own."""
+    """A layer computed with ``ones=True`` has its own output plus a channel of exact ones,
+    with every kernel; a 1x1 layer chained after it with ``ones=True`` (its bias in its
+    GEMM) equals that layer run on its own."""
     rng = np.random.default_rng(3)
-    c_in, c_mid, k = {"im2col": (5, 6, 3), "winograd": (128, 128, 3), "1x1": (5, 6, 1)}[kernel]
-    x = rng.standard_normal((2, 8, 6, c_in)).astype(np.float32)
-    w1 = (0.1 * rng.standard_normal((c_mid, c_in, k, k))).astype(np.float32)
+    c_in, c_mid, k, groups, hw = {"im2col": (5, 6, 3, 1, (8, 6)), "grouped": (6, 4, 3, 2, (8, 6)),
+                                  "winograd": (128, 128, 3, 1, (8, 6)),
+                                  "winograd, odd size": (128, 128, 3, 1, (7, 5)), "1x1": (5, 6, 1, 1, (8, 6))}[kernel]
+    x = rng.standard_normal((2, *hw, c_in)).astype(np.float32)
+    w1 = (0.1 * rng.standard_normal((c_mid, c_in // groups, k, k))).astype(np.float32)
     b1 = rng.standard_normal(c_mid).astype(np.float32)
     w2, b2 = rng.standard_normal((4, c_mid, 1, 1)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
     pads, none = ((k // 2,) * 2,) * 2, ((0, 0), (0, 0))
 
-    def first(weight, bias, then=None):
-        if kernel == "winograd":
-            return winograd.conv2d_winograd(x, weight, bias, pads, (8, 6), relu=True, then=then)[0]
-        return kernels.conv2d(x, weight, bias, (1, 1), pads, (1, 1), 1, (8, 6), relu=True, then=then)[0]
+    def first(then=None):
+        ones = then is not None
+        if kernel.startswith("winograd"):
+            return winograd.conv2d_winograd(x, w1, b1, pads, hw, relu=True, then=then, ones=ones)[0]
+        return kernels.conv2d(x, w1, b1, (1, 1), pads, (1, 1), groups, hw, relu=True, then=then, ones=ones)[0]
     with pipeline_mode(serial):
-        mid = first(w1, b1).copy()
-        want = kernels.conv2d(mid, w2, b2, (1, 1), none, (1, 1), 1, (8, 6), relu=True)[0].copy()
-        out = np.full((2, 8, 6, 4), np.nan, np.float32)
-        got = first(*weights.with_ones_channel(w1, b1), then=kernels.pointwise_then(w2, b2, out, relu=True, ones=True))
-    assert got.shape == (2, 8, 6, c_mid + 1)
+        mid = first().copy()
+        want = kernels.conv2d(mid, w2, b2, (1, 1), none, (1, 1), 1, hw, relu=True)[0].copy()
+        out = np.full((2, *hw, 4), np.nan, np.float32)
+        got = first(then=kernels.pointwise_then(w2, b2, out, relu=True, ones=True))
+    assert got.shape == (2, *hw, c_mid + 1)
     np.testing.assert_array_equal(got[..., c_mid], 1.0)
     np.testing.assert_allclose(got[..., :c_mid], mid, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
