@@ -75,3 +75,27 @@ def test_small_passes_run_on_the_calling_thread(monkeypatch):
                 results[threshold] = engine.forward(model, params, x)
             assert (len(handed) == 0) == (threshold > 1)
     np.testing.assert_allclose(results[10**12], results[1], rtol=1e-5, atol=1e-6)
+
+
+def test_stated_macs_per_layer_are_the_zoos():
+    """The mean MACs per convolution and dense layer that the README and
+    ``PIPELINES_FROM_MACS``'s measurements quote, against the zoo's per-layer counts."""
+    import re
+    from pathlib import Path
+
+    from helpers.summaries import summary
+
+    def mean_millions(model, batch):
+        macs = [row.macs for row in summary(model, batch=batch).rows if row.kind in ("Conv2d", "Linear")]
+        return sum(macs) / len(macs) / 1e6
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    said = re.search(r"under `helpers.engine.threads.PIPELINES_FROM_MACS`, (\d+) M MACs per layer on\s+"
+                     r"average; ResNet-50 at batch 1, with (\d+) M, is below it", readme)
+    assert said, "the README's sentence on PIPELINES_FROM_MACS moved: update this test"
+    assert int(said[1]) * 1e6 == threads.PIPELINES_FROM_MACS and int(said[2]) == round(mean_millions("resnet50", 1))
+    source = Path(threads.__file__).read_text()
+    doc = " ".join(source.split("PIPELINES_FROM_MACS = ")[1].split('"""')[1].split())      # its docstring
+    for model, batch, text in [("resnet50", 1, "ResNet-50 at batch 1 (76 M"), ("resnet50", 2, "batch 2 (151 M)"),
+                               ("alexnet", 2, "AlexNet at batch 2 (284 M)"), ("vgg16", 1, "VGG-16 at batch 1 (967 M)"),
+                               ("alexnet", 1, "AlexNet at batch 1 (142 M")]:
+        assert text in doc and f"({round(mean_millions(model, batch))} M" in text
