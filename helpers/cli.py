@@ -236,6 +236,9 @@ def _parser():
     p.add_argument("--repeats", type=_positive, default=7, help="timed runs per batch (median)")
     p.add_argument("--warmup", type=_positive, default=2, help="untimed runs first")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    p.add_argument("--rounds", type=_positive, default=5,
+                   help="rounds side by side with PyTorch (each: a pause, one untimed and 5 timed runs of each "
+                        "contestant); engine/torch is the median of the rounds' ratios (default 5)")
     p.add_argument("--train", action="store_true",
                    help="time a training step (forward, backward, SGD update) instead of inference")
     p.add_argument("--pauses", type=float, nargs="+", metavar="SECONDS",

@@ -11,10 +11,11 @@ is deducted: the input batch, the BLAS's buffers and malloc's slack all count
 against the engine.
 If ``torch`` is importable, the same network with the same weights runs side
 by side in both of torch's memory formats (NCHW and channels-last): the engine
-and the two torch modules take turns (:func:`helpers.engine.turns.in_turns`: a pause, an untimed run,
-then a few timed ones each), so that a change in the machine's load hits all three
-alike and none runs beside another's spinning threads, and engine/torch is reported
-against the faster one; the
+and the two torch modules take turns for ``--rounds`` rounds (:func:`helpers.engine.turns.in_turns`:
+a pause, an untimed run, then a few timed ones each), so that a change in the machine's load
+hits all three alike and none runs beside another's spinning threads; engine/torch is the
+median over the rounds of the engine's time over the faster torch module's in the same round
+(:func:`helpers.engine.turns.round_ratios`), shown with the rounds' range. The
 outputs are compared and torch's layers timed with hooks in runs of their own.
 Times are noisy on shared machines: read the ratios of one run, not absolute
 numbers across runs.
@@ -35,7 +36,8 @@ from helpers.engine.buffers import DTYPE, POOL, release_workspace
 from helpers.formulas import flops
 from helpers.summaries import summary
 
-__all__ = ["copy_bandwidth", "environment", "format_text", "gemm_peak", "random_batch", "run", "time_forward"]
+__all__ = ["copy_bandwidth", "environment", "format_text", "gemm_peak", "random_batch", "rounds_text", "run",
+           "time_forward"]
 
 
 def environment():
@@ -144,18 +146,21 @@ def _torch_input(x, layout):
     return xt.contiguous(memory_format=torch.channels_last) if layout == "channels_last" and xt.ndim == 4 else xt
 
 
-def _side_by_side(model, params, x, modules, repeats):
+def _side_by_side(model, params, x, modules, rounds):
     """Median end-to-end times (ms) of the engine and of each torch module, timed in
-    turns (:func:`helpers.engine.turns.in_turns`: engine, torch NCHW, torch channels-last, engine, ...);
-    and every contestant's last output (the engine's from an unprofiled pass, the one timed)."""
+    ``rounds`` rounds of turns (:func:`helpers.engine.turns.in_turns`: engine, torch NCHW, torch
+    channels-last, engine, ...); the engine's time over the faster torch module's, one ratio per
+    round (:func:`helpers.engine.turns.round_ratios`); and every contestant's last output (the
+    engine's from an unprofiled pass, the one timed)."""
     import torch
     runs = {"engine": lambda: engine.forward(model, params, x)}
     inputs = {layout: _torch_input(x, layout) for layout in modules}
     for layout, (module, _) in modules.items():
         runs[layout] = lambda m=module, xt=inputs[layout]: m(xt)
     with torch.inference_mode():
-        times, outputs = turns.in_turns(runs, repeats)
+        times, outputs = turns.in_turns(runs, rounds * turns.TURN)
     return ({name: 1e3 * statistics.median(t) for name, t in times.items()},
+            turns.round_ratios(times, "engine", list(modules)),
             {name: np.asarray(out) for name, out in outputs.items()})
 
 
@@ -185,8 +190,9 @@ def random_batch(batch, shape):
     return np.random.default_rng(batch).standard_normal((batch, *shape), dtype=np.float32)
 
 
-def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log=None):
-    """Benchmark ``model_name``; returns the JSON-able result of ``bench --json``."""
+def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log=None, rounds=5):
+    """Benchmark ``model_name``; returns the JSON-able result of ``bench --json``: ``repeats``
+    profiled passes per batch, and ``rounds`` rounds side by side with torch."""
     entry = zoo.entry(model_name)
     model, shape = entry.build(), entry.input_shape
     peak = gemm_peak()
@@ -234,10 +240,11 @@ def run(model_name, batches=(1, 8, 32), repeats=7, warmup=2, use_torch=True, log
         modules = _torch_modules(model, params, shape)
         for result in results:
             x = random_batch(result["batch"], shape)
-            ms, outputs = _side_by_side(model, params, x, modules, repeats)
+            ms, ratios, outputs = _side_by_side(model, params, x, modules, rounds)
             result.update({"engine_side_ms": round(ms["engine"], 2), "torch_ms": round(ms["nchw"], 2),
                            "torch_cl_ms": round(ms["channels_last"], 2),
-                           "engine_over_torch": round(ms["engine"] / min(ms["nchw"], ms["channels_last"]), 3),
+                           "engine_over_torch": round(statistics.median(ratios), 3),
+                           "engine_over_torch_rounds": [round(r, 3) for r in ratios],
                            "max_rel_error": max(float(np.abs(outputs["engine"] - ty).max() / (np.abs(ty).max() or 1))
                                                 for name, ty in outputs.items() if name != "engine")})
             for layout, key in (("nchw", "torch_ms"), ("channels_last", "torch_cl_ms")):
@@ -259,6 +266,17 @@ def _memory_text(r):
             f"{r['baseline_rss_mib']:,.0f} MiB baseline; ratio {r['rss_ratio']:.2f})")
 
 
+def rounds_text(ratios):
+    """How a median of per-round ratios was made.
+
+    >>> rounds_text([0.9, 1.1, 1.0]), rounds_text([0.97])
+    ('median of 3 rounds, 0.90-1.10', '1 round')
+    """
+    if len(ratios) == 1:
+        return "1 round"
+    return f"median of {len(ratios)} rounds, {min(ratios):.2f}-{max(ratios):.2f}"
+
+
 def format_text(report):
     """The human-readable form of a :func:`run` report."""
     env = report["env"]
@@ -270,7 +288,8 @@ def format_text(report):
         torch_part = (f"\n  side by side, in turns: engine {r['engine_side_ms']:,.1f} ms, "
                       f"torch {r['torch_ms']:,.1f} ms "
                       f"(NCHW) / {r['torch_cl_ms']:,.1f} ms (channels-last); engine/faster torch "
-                      f"{r['engine_over_torch']:.2f}; max rel. error {r['max_rel_error']:.1e}" if r["torch_ms"] else "")
+                      f"{r['engine_over_torch']:.2f} ({rounds_text(r['engine_over_torch_rounds'])}); "
+                      f"max rel. error {r['max_rel_error']:.1e}" if r["torch_ms"] else "")
         lines += ["", f"batch {r['batch']}: engine {r['engine_ms']:,.1f} ms (profiled){torch_part}",
                   f"  GEMM peak {r['gemm_peak_gflops']:.0f} GFLOP/s; " + _memory_text(r),
                   f"  {'layer':<24}{'ms':>9}{'MACs':>16}{'GFLOP/s':>9}{'of peak':>9}"
@@ -286,7 +305,7 @@ def format_text(report):
 def print_report(run_report, format_report, args):
     """Run a benchmark for the CLI (progress on stderr) and print its JSON or text form."""
     report = run_report(args.model, args.batch, args.repeats, args.warmup, not args.no_torch,
-                        log=lambda m: print(m, file=sys.stderr) if not args.json else None)
+                        log=lambda m: print(m, file=sys.stderr) if not args.json else None, rounds=args.rounds)
     if args.json:
         import json
         print(json.dumps(report))

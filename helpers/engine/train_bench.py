@@ -3,9 +3,10 @@
 A step is forward (batch norm on batch statistics), softmax cross-entropy,
 backward and an SGD update (momentum 0.9, weight decay 5e-4). The engine and,
 when ``torch`` is importable, PyTorch train the same network from the same
-weights on the same batch. They take turns (:func:`helpers.engine.turns.in_turns`:
+weights on the same batch. They take turns for ``--rounds`` rounds (:func:`helpers.engine.turns.in_turns`:
 a pause, so that the other's spinning threads have gone to sleep, then a few steps
-each), so that both see the same machine load, and the medians are compared.
+each), so that both see the same machine load; engine/torch is the median of the rounds'
+ratios (:func:`helpers.engine.turns.round_ratios`), shown with their range.
 PyTorch runs twice: on its default threads, and on one thread (on a loaded machine
 its thread team can lose far more than it gains). Times on a shared machine are noisy: read the ratios of one run,
 not absolute times across runs.
@@ -81,8 +82,9 @@ def _steps(model, shape, batch, with_torch):
     return x, labels, steps
 
 
-def run(model_name, batches=(64, 128), repeats=7, warmup=2, use_torch=True, log=None):
-    """Time training steps of ``model_name``; returns the JSON-able report. Freed memory
+def run(model_name, batches=(64, 128), repeats=7, warmup=2, use_torch=True, log=None, rounds=5):
+    """Time training steps of ``model_name`` (``rounds`` rounds of turns; ``repeats`` is
+    the number of timed steps without torch); returns the JSON-able report. Freed memory
     is kept for reuse (:func:`helpers.engine.buffers.retain_freed_memory`), for torch too."""
     model, shape = _network(model_name)
     results = []
@@ -96,7 +98,7 @@ def run(model_name, batches=(64, 128), repeats=7, warmup=2, use_torch=True, log=
         for _ in range(warmup - 1):
             for step in steps.values():
                 step()
-        times, _ = turns.in_turns(steps, repeats)
+        times, _ = turns.in_turns(steps, rounds * turns.TURN if "torch" in steps else repeats)
         forward, backward = train.analytic_macs(model, shape, batch)
         engine_s = statistics.median(times["engine"])
         result = {"batch": batch, "engine_ms": round(1e3 * engine_s, 2), "torch_ms": None,
@@ -105,9 +107,12 @@ def run(model_name, batches=(64, 128), repeats=7, warmup=2, use_torch=True, log=
                   "first_loss": first["engine"]}
         if "torch" in steps:
             torch_s, single_s = statistics.median(times["torch"]), statistics.median(times["torch_1thread"])
-            result.update(torch_ms=round(1e3 * torch_s, 2), engine_over_torch=round(engine_s / torch_s, 3),
+            ratios = {name: turns.round_ratios(times, "engine", [name]) for name in ("torch", "torch_1thread")}
+            result.update(torch_ms=round(1e3 * torch_s, 2),
+                          engine_over_torch=round(statistics.median(ratios["torch"]), 3),
+                          engine_over_torch_rounds=[round(r, 3) for r in ratios["torch"]],
                           torch_1thread_ms=round(1e3 * single_s, 2),
-                          engine_over_torch_1thread=round(engine_s / single_s, 3),
+                          engine_over_torch_1thread=round(statistics.median(ratios["torch_1thread"]), 3),
                           first_loss_torch=first["torch"])
         results.append(result)
     return {"model": model_name, "input": list(shape), "env": bench.environment(), "results": results}
@@ -124,7 +129,8 @@ def format_text(report):
         line = (f"batch {r['batch']}: engine {r['engine_ms']:,.1f} ms ({r['engine_gflops']:.1f} GFLOP/s over "
                 f"{r['forward_macs'] + r['backward_macs']:,} MACs)")
         if r["torch_ms"]:
-            line += (f"\n  torch {r['torch_ms']:,.1f} ms (engine/torch {r['engine_over_torch']:.2f}),"
+            line += (f"\n  torch {r['torch_ms']:,.1f} ms (engine/torch {r['engine_over_torch']:.2f}, "
+                     f"{bench.rounds_text(r['engine_over_torch_rounds'])}),"
                      f" torch on 1 thread {r['torch_1thread_ms']:,.1f} ms"
                      f" (engine/torch {r['engine_over_torch_1thread']:.2f});"
                      f" first loss {r['first_loss']:.5f} engine, {r['first_loss_torch']:.5f} torch")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 import time
 
-__all__ = ["SETTLE_S", "TURN", "after_pause", "in_turns"]
+__all__ = ["SETTLE_S", "TURN", "after_pause", "in_turns", "round_ratios"]
 
 
 SETTLE_S = 0.25
@@ -58,6 +58,23 @@ def in_turns(runs, repeats, turn=TURN, settle=SETTLE_S):
                 results[name] = call()
                 times[name].append(time.perf_counter() - start)
     return times, results
+
+
+def round_ratios(times, numerator, denominators, turn=TURN):
+    """Per round of :func:`in_turns` (``times`` its first result, ``turn`` as given to it):
+    the median of ``numerator``'s timed calls in that round over the fastest median of the
+    ``denominators``' calls in the same round. A ratio taken within a round compares
+    contestants under one machine load; the spread of the rounds' ratios shows how far a
+    single figure can be trusted on a shared machine.
+
+    >>> round_ratios({"a": [2, 2, 4, 4], "b": [1, 1, 5, 5], "c": [4, 4, 2, 2]}, "a", ["b", "c"], turn=2)
+    [2.0, 2.0]
+    """
+    def medians(name):
+        t = times[name]
+        return [statistics.median(t[i:i + turn]) for i in range(0, len(t), turn)]
+    fastest = [min(per_round) for per_round in zip(*(medians(name) for name in denominators))]
+    return [mine / best for mine, best in zip(medians(numerator), fastest)]
 
 
 def after_pause(first, second, pause, calls=TURN + 2, repeats=5):

@@ -57,3 +57,12 @@ def test_peak_memory_units_and_platforms_without_resource(monkeypatch):
     assert bench._rss_mib() is None
     report = {"peak_rss_mib": None}
     assert "not measured" in bench._memory_text(report)
+
+
+def test_side_by_side_ratio_is_the_median_of_its_rounds(torch):
+    report = bench.run("tiny-cnn", batches=(1,), repeats=1, warmup=1, rounds=3)
+    r = report["results"][0]
+    assert len(r["engine_over_torch_rounds"]) == 3 and all(ratio > 0 for ratio in r["engine_over_torch_rounds"])
+    assert abs(r["engine_over_torch"] - np.median(r["engine_over_torch_rounds"])) <= 1e-3     # both rounded
+    assert r["max_rel_error"] < 1e-4
+    assert "median of 3 rounds" in bench.format_text(report)

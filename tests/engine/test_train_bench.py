@@ -42,3 +42,11 @@ def test_pauses_report_each_pause_and_refuse_bad_use(capsys):
     assert text.count("pause ") == 2 and "first / last" in text
     assert main(["bench", "resnet20-half", "--train", "--batch", "4", "--pauses", "0", "--repeats", "1", "--json"]) == 0
     assert list(json.loads(capsys.readouterr().out)["torch_step_ms_after_pause"]) == ["0.0"]
+
+
+def test_training_ratio_is_the_median_of_its_rounds(torch):
+    report = train_bench.run("resnet20-half", batches=(4,), repeats=1, warmup=1, rounds=2)
+    (r,) = report["results"]
+    assert len(r["engine_over_torch_rounds"]) == 2
+    assert abs(r["engine_over_torch"] - sum(r["engine_over_torch_rounds"]) / 2) <= 1e-3     # both rounded
+    assert "median of 2 rounds" in train_bench.format_text(report)
