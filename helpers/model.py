@@ -18,9 +18,10 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from math import prod
+from math import inf, lcm, prod
+from numbers import Real
 
-from helpers.layers import Conv2d, Layer
+from helpers.layers import AvgPool2d, BatchNorm2d, Conv2d, Dropout, Layer, LocalResponseNorm, MaxPool2d, ReLU
 
 __all__ = ["Sequential", "Parallel", "Row", "walk", "trace", "leaves", "scale_width", "join_name",
            "check_input_shape"]
@@ -228,20 +229,74 @@ def scale_width(module, factor):
     """Multiply every convolution's ``out_channels`` by ``factor`` (rounded down, at least 1).
 
     Input channels follow automatically; dense layers keep their widths (the
-    classifier still has as many classes).
+    classifier still has as many classes). A grouped layer keeps its groups: its width, and
+    that of a convolution feeding it in the same chain (layers without channels of their own,
+    such as ReLU or pooling, between them), is rounded down to a multiple of them, so that
+    its input and output still split into its groups; a depthwise layer (as many groups as
+    output channels) scales its groups with its width, as MobileNet's width multiplier does.
+    (A grouped layer fed by a branch point gets no such rounding of its input.)
 
     Examples
     --------
     >>> scale_width(Conv2d(64, 3), 0.5)
     Conv2d(out_channels=32, kernel_size=3, stride=1, padding=0, dilation=1, groups=1, bias=True)
+    >>> net = Sequential(Conv2d(96, 3), ReLU(), Conv2d(256, 3, groups=2), Conv2d(256, 3, groups=256))
+    >>> [(c.out_channels, c.groups) for _, c in leaves(scale_width(net, 0.35)) if isinstance(c, Conv2d)]
+    [(32, 1), (88, 2), (88, 88)]
     """
-    if not (isinstance(factor, (int, float)) and factor > 0):
+    if isinstance(factor, bool) or not isinstance(factor, Real) or not 0 < factor < inf:
         raise ValueError(f"width factor must be a positive number, got {factor!r}")
+    return _scaled(module, factor, 1)
+
+
+_SAME_CHANNELS = (ReLU, BatchNorm2d, MaxPool2d, AvgPool2d, LocalResponseNorm, Dropout)
+"""Layers whose output has their input's channels: a convolution's width reaches the next
+convolution through them."""
+
+
+def _split(conv):
+    """How many groups a convolution's input and output must split into after scaling
+    (a depthwise layer's groups scale with it: no constraint)."""
+    return 1 if conv.groups == conv.out_channels else conv.groups
+
+
+def _depthwise(conv):
+    """Whether a convolution has as many groups as output channels (and more than one)."""
+    return conv.groups == conv.out_channels > 1
+
+
+def _scaled(module, factor, multiple):
+    """:func:`scale_width`'s recursion; a convolution's width is rounded down to ``multiple``."""
     if isinstance(module, Conv2d):
-        return replace(module, out_channels=max(1, int(module.out_channels * factor)))
+        width = max(multiple, int(module.out_channels * factor) // multiple * multiple)
+        return replace(module, out_channels=width, groups=width if _depthwise(module) else module.groups)
     if isinstance(module, Layer):
         return module
-    scaled = [(name, scale_width(child, factor)) for name, child in module.children]
+    chain = isinstance(module, Sequential)
+    scaled, previous = [], None               # previous: the multiple of the chain's last convolution
+    for i, (name, child) in enumerate(module.children):
+        multiple = 1
+        if isinstance(child, Conv2d):
+            if chain and _depthwise(child) and previous is not None:
+                multiple = previous             # its width is its input's: rounded alike
+            else:
+                multiple = lcm(_split(child), _needed_after(module.children[i + 1:]) if chain else 1)
+            previous = multiple
+        elif not isinstance(child, _SAME_CHANNELS):
+            previous = None
+        scaled.append((name, _scaled(child, factor, multiple)))
     if isinstance(module, Parallel):
         return Parallel(*scaled, merge=module.merge)
     return Sequential(*scaled)
+
+
+def _needed_after(rest):
+    """What the layers after a convolution in a chain need its width to be a multiple of:
+    the groups of the next convolution, looking through layers that keep the channels and
+    through depthwise layers (which keep them too)."""
+    for _, layer in rest:
+        if isinstance(layer, Conv2d) and not _depthwise(layer):
+            return _split(layer)
+        if not isinstance(layer, (*_SAME_CHANNELS, Conv2d)):
+            return 1
+    return 1

@@ -1,5 +1,6 @@
 """Specs and the walk: PyTorch shape semantics, composition, bad input."""
 
+import numpy as np
 import pytest
 
 from helpers import zoo
@@ -15,7 +16,7 @@ from helpers.layers import (
     ReLU,
     SpaceToDepth,
 )
-from helpers.model import Parallel, Sequential, scale_width, walk
+from helpers.model import Parallel, Sequential, leaves, scale_width, walk
 
 
 def test_walk_names_follow_torch_conventions():
@@ -129,8 +130,39 @@ def test_bad_inputs_name_the_layer_and_numbers(model, shape, message):
 def test_bad_batch_and_width():
     with pytest.raises(ValueError, match="batch must be a positive int"):
         walk(Sequential(ReLU()), (1, 2, 2), batch=0)
-    with pytest.raises(ValueError, match="width factor"):
-        scale_width(Sequential(), -1)
+    for factor in (-1, 0, True, float("nan"), float("inf"), "0.5", None):
+        with pytest.raises(ValueError, match="width factor"):
+            scale_width(Sequential(), factor)
+    assert scale_width(Conv2d(10, 1), np.float64(0.5)).out_channels == 5
+
+
+@pytest.mark.parametrize("factor", [0.1, 0.3, 0.35, 0.5, 0.75, 1.3])
+def test_width_scaling_keeps_grouped_layers_valid(factor):
+    """AlexNet's grouped layers (groups=2) and the convolutions feeding them get even widths,
+    so the scaled network walks at any factor; the others are scaled and rounded down."""
+    model = zoo.get("alexnet-grouped")
+    scaled = scale_width(model, factor)
+    walk(scaled, zoo.entry("alexnet-grouped").input_shape)
+    even = {"conv1", "conv2", "conv3", "conv4", "conv5"}              # conv3 feeds conv4 (groups 2)
+    for (name, before), (_, after) in zip(leaves(model), leaves(scaled)):
+        if isinstance(before, Conv2d):
+            step = 2 if name in even else 1
+            assert after.groups == before.groups
+            assert after.out_channels == max(step, int(before.out_channels * factor) // step * step), name
+
+
+def test_grouped_branch_of_a_parallel_keeps_its_groups():
+    net = Parallel(("a", Conv2d(6, 1, groups=3)), ("b", Conv2d(5, 1)), merge="concat")
+    third = scale_width(net, 0.4)
+    assert [(c.out_channels, c.groups) for _, c in leaves(third)] == [(3, 3), (2, 1)]
+    assert [row.output[0] for row in walk(third, (3, 4, 4))] == [3, 2]
+
+
+def test_depthwise_layers_scale_their_groups():
+    net = Sequential(Conv2d(32, 3), Conv2d(32, 3, groups=32), Conv2d(64, 1), Conv2d(64, 3, groups=64, padding=1))
+    half = scale_width(net, 0.5)
+    assert [(c.out_channels, c.groups) for _, c in leaves(half)] == [(16, 1), (16, 16), (32, 1), (32, 32)]
+    assert walk(half, (3, 12, 12))[-1].output == (32, 8, 8)
 
 
 def test_pooling_and_norm_layers_have_no_macs():
