@@ -81,7 +81,9 @@ def after_pause(first, second, pause, calls=TURN + 2, repeats=5):
     """Median times (seconds) of ``calls`` consecutive calls of ``second`` made ``pause``
     seconds after a call of ``first``, one median per position (over ``repeats`` rounds):
     how long a contestant is slowed by the other's still-spinning threads, and how many
-    calls it takes to reach its steady state.
+    calls it takes to reach its steady state. The default, ``TURN + 2`` calls, covers what
+    a turn of :func:`in_turns` runs (one untimed call and ``TURN`` timed ones) and one call
+    beyond it, to show whether the turn's last call was already steady.
 
     >>> calls = []
     >>> times = after_pause(lambda: calls.append("a"), lambda: calls.append("b"), 0.0, calls=3, repeats=2)
