@@ -73,8 +73,8 @@ def round_ratios(times, numerator, denominators, turn=TURN):
     def medians(name):
         t = times[name]
         return [statistics.median(t[i:i + turn]) for i in range(0, len(t), turn)]
-    fastest = [min(per_round) for per_round in zip(*(medians(name) for name in denominators))]
-    return [mine / best for mine, best in zip(medians(numerator), fastest)]
+    fastest = [min(per_round) for per_round in zip(*(medians(name) for name in denominators), strict=True)]
+    return [mine / best for mine, best in zip(medians(numerator), fastest, strict=True)]
 
 
 def after_pause(first, second, pause, calls=TURN + 2, repeats=5):

@@ -3,7 +3,7 @@
 ResNet-50's receptive field and TF-Slim's published one, the RNN perturbation demo, the full
 and half-width ResNet-50, the engine's block sizes."""
 
-from integration.solution_numbers import field_interval, field_sizes, prose, resnet50_field, shown
+from integration.solution_numbers import field_interval, field_sizes, prose, resnet50_field
 from reference.resnet import resnet50_counts
 
 
@@ -76,10 +76,3 @@ def test_resnet50_full_against_half_sizes():
     assert (f"the full network's weights are {p_full / p_half:.1f} times larger and its activations "
             f"{a_full / a_half:.1f} times") in prose("10-alexnet-inference-cpu")
 
-
-def test_prose_sizes_match_the_engine():
-    """The block sizes notebook 10 prints are the engine's."""
-    from helpers.engine import kernels, winograd
-    text = shown("10-alexnet-inference-cpu")
-    assert (f"engine block for im2col patches: {kernels.BLOCK_BYTES / 2**20:g} MiB per pipeline;"
-            f" Winograd's: {winograd.BLOCK_BYTES / 2**20:g} MiB") in text
