@@ -76,7 +76,7 @@ def single_threaded():
         put(before)
 
 
-PIPELINES_FROM_MACS = 120_000_000
+PIPELINES_FROM_MACS = 146_000_000
 """From this many MACs per convolution or dense layer (the mean over a pass), a forward pass
 (:func:`helpers.engine.forward.forward`) runs its layers as pipelines; below it, on the
 calling thread with the BLAS's own threads (:func:`on_calling_thread`). Handing half of a
@@ -88,10 +88,12 @@ medians of 400 calls timed with ``time.perf_counter``, a short Python loop betwe
 (:func:`helpers.engine.turns.in_turns`, 20-60 timed passes of ``forward`` each with the
 threshold set either way, the zoo's seeded weights; calling thread / pipelines): ResNet-50 at batch 1
 (76 M MACs per layer) 0.89 and 0.97, at batch 2 (151 M) 1.05; AlexNet at batch 2 (284 M)
-1.12; VGG-16 at batch 1 (967 M) 1.13. The boundary is not sharp: AlexNet at batch 1
-(142 M, so on pipelines) ran 0.90 on the calling thread in the one measurement made.
-Re-measured after the engine's ReLU and bias changes (same day, 10 rounds in turns):
-ResNet-50 at batch 1 0.91."""
+1.12; VGG-16 at batch 1 (967 M) 1.13; AlexNet at batch 1 (142 M) 0.90. Re-measured after
+the engine's ReLU and bias changes (same day, 10-20 rounds in turns): ResNet-50 at batch 1
+0.91, at batch 2 1.03; AlexNet at batch 1 0.93. The threshold sits between the two closest
+cases, 142 and 151 M (it was 120 M, which put AlexNet at batch 1 on the pipelines): the
+mean MACs per layer is a rough measure of the work a hand-over is paid from, and the
+boundary is not sharp."""
 
 _CALLING_THREAD = False
 
