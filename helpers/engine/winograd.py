@@ -198,8 +198,11 @@ def conv2d_winograd(x, weight, bias, pads, out_hw, budget=None, *, relu=False, a
                 inside = min(oh, 2 * r1) - 2 * r0
                 if not exact:
                     np.copyto(y[image, 2 * r0:2 * r0 + inside], tiles[0, :inside, :ow])
-                finish(np.reshape(y[image, 2 * r0:2 * r0 + inside], (-1, c_out), copy=False), None,
-                       None if add is None else add[image, 2 * r0:2 * r0 + inside].reshape(-1, c_out), relu)
+                if add is None:            # whole rows, the ones too (ReLU keeps a 1): faster than a view
+                    finish(y_full[image, 2 * r0:2 * r0 + inside].reshape(-1, width), None, None, relu)
+                else:
+                    finish(np.reshape(y[image, 2 * r0:2 * r0 + inside], (-1, c_out), copy=False), None,
+                           add[image, 2 * r0:2 * r0 + inside].reshape(-1, c_out), relu)
     y_rows = y_full.reshape(n * oh * ow, width)
 
     def pixel(tile_row):
