@@ -113,6 +113,7 @@ def run(model_name, batches=(64, 128), repeats=7, warmup=2, use_torch=True, log=
                           engine_over_torch_rounds=[round(r, 3) for r in ratios["torch"]],
                           torch_1thread_ms=round(1e3 * single_s, 2),
                           engine_over_torch_1thread=round(statistics.median(ratios["torch_1thread"]), 3),
+                          engine_over_torch_1thread_rounds=[round(r, 3) for r in ratios["torch_1thread"]],
                           first_loss_torch=first["torch"])
         results.append(result)
     return {"model": model_name, "input": list(shape), "env": bench.environment(), "results": results}
@@ -132,7 +133,8 @@ def format_text(report):
             line += (f"\n  torch {r['torch_ms']:,.1f} ms (engine/torch {r['engine_over_torch']:.2f}, "
                      f"{bench.rounds_text(r['engine_over_torch_rounds'])}),"
                      f" torch on 1 thread {r['torch_1thread_ms']:,.1f} ms"
-                     f" (engine/torch {r['engine_over_torch_1thread']:.2f});"
+                     f" (engine/torch {r['engine_over_torch_1thread']:.2f}, "
+                     f"{bench.rounds_text(r['engine_over_torch_1thread_rounds'])});"
                      f" first loss {r['first_loss']:.5f} engine, {r['first_loss_torch']:.5f} torch")
         lines.append(line)
     return "\n".join(lines)

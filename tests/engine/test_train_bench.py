@@ -7,6 +7,7 @@ import pytest
 from helpers.cli import main
 from helpers.engine import train_bench
 from helpers.summaries import summary
+from reference.turns import fake_turns
 
 
 def test_report_counts_a_training_step():
@@ -44,9 +45,15 @@ def test_pauses_report_each_pause_and_refuse_bad_use(capsys):
     assert list(json.loads(capsys.readouterr().out)["torch_step_ms_after_pause"]) == ["0.0"]
 
 
-def test_training_ratio_is_the_median_of_its_rounds(torch):
-    report = train_bench.run("resnet20-half", batches=(4,), repeats=1, warmup=1, rounds=2)
+
+def test_training_ratios_are_medians_of_rounds(torch, monkeypatch):
+    """engine/torch (default threads and one thread) is the median of the rounds' ratios."""
+    from helpers.engine import turns
+    monkeypatch.setattr(turns, "in_turns", fake_turns({"engine": [1, 4, 9], "torch": [1, 2, 10],
+                                                       "torch_1thread": [2, 2, 2]}))
+    report = train_bench.run("resnet20-half", batches=(4,), repeats=1, warmup=1, rounds=3)
     (r,) = report["results"]
-    assert len(r["engine_over_torch_rounds"]) == 2
-    assert abs(r["engine_over_torch"] - sum(r["engine_over_torch_rounds"]) / 2) <= 1e-3     # both rounded
-    assert "median of 2 rounds" in train_bench.format_text(report)
+    assert r["engine_over_torch_rounds"] == [1.0, 2.0, 0.9] and r["engine_over_torch"] == 1.0
+    assert r["engine_over_torch_1thread_rounds"] == [0.5, 2.0, 4.5] and r["engine_over_torch_1thread"] == 2.0
+    text = train_bench.format_text(report)
+    assert "engine/torch 1.00, median of 3 rounds, 0.90-2.00" in text and "median of 3 rounds, 0.50-4.50" in text
