@@ -226,27 +226,34 @@ def _merge(merge, outs, where):
 
 
 def scale_width(module, factor):
-    """Multiply every convolution's ``out_channels`` by ``factor`` (rounded down, at least 1).
+    """Multiply every convolution's ``out_channels`` by ``factor``, rounded down (to at
+    least 1, or at least one multiple of what the rounding below needs).
 
-    Input channels follow automatically; dense layers keep their widths (the
-    classifier still has as many classes). A grouped layer keeps its groups: its width, and
-    that of a convolution feeding it in the same chain (layers without channels of their own,
-    such as ReLU or pooling, between them), is rounded down to a multiple of them, so that
-    its input and output still split into its groups; a depthwise layer (as many groups as
-    output channels) scales its groups with its width, as MobileNet's width multiplier does.
-    (A grouped layer fed by a branch point gets no such rounding of its input.)
+    Input channels follow automatically; dense layers keep their widths (the classifier
+    still has as many classes). A grouped layer keeps its groups, and its width, and that
+    of the convolution feeding it (through layers that keep the channels, such as ReLU,
+    pooling or a depthwise layer, and into nested chains), are rounded down to a multiple
+    of them, so that its input and output still split into its groups. A depthwise layer
+    (one group per input channel, as the convolution before it shows) gets one group per
+    scaled input channel and keeps its channel multiplier, as MobileNet's width multiplier
+    does. What cannot be seen from a chain is not adjusted: a grouped layer right after a
+    branch point (a ``Parallel``) or at the start of the network keeps its groups, and its
+    input must still split into them; and as each width is rounded on its own, a
+    concatenation added to another branch may no longer match it (``walk`` says so).
 
     Examples
     --------
     >>> scale_width(Conv2d(64, 3), 0.5)
     Conv2d(out_channels=32, kernel_size=3, stride=1, padding=0, dilation=1, groups=1, bias=True)
-    >>> net = Sequential(Conv2d(96, 3), ReLU(), Conv2d(256, 3, groups=2), Conv2d(256, 3, groups=256))
+    >>> net = Sequential(Conv2d(96, 3), ReLU(), Conv2d(256, 3, groups=2), Conv2d(512, 3, groups=256))
     >>> [(c.out_channels, c.groups) for _, c in leaves(scale_width(net, 0.35)) if isinstance(c, Conv2d)]
-    [(32, 1), (88, 2), (88, 88)]
+    [(32, 1), (88, 2), (176, 88)]
     """
     if isinstance(factor, bool) or not isinstance(factor, Real) or not 0 < factor < inf:
         raise ValueError(f"width factor must be a positive number, got {factor!r}")
-    return _scaled(module, factor, 1)
+    plan = []
+    _plan(_chain(module), factor, plan, None)
+    return _rebuild(module, iter(plan))
 
 
 _SAME_CHANNELS = (ReLU, BatchNorm2d, MaxPool2d, AvgPool2d, LocalResponseNorm, Dropout)
@@ -254,49 +261,61 @@ _SAME_CHANNELS = (ReLU, BatchNorm2d, MaxPool2d, AvgPool2d, LocalResponseNorm, Dr
 convolution through them."""
 
 
-def _split(conv):
-    """How many groups a convolution's input and output must split into after scaling
-    (a depthwise layer's groups scale with it: no constraint)."""
-    return 1 if conv.groups == conv.out_channels else conv.groups
+def _chain(module):
+    """A module's layers and ``Parallel`` modules in execution order, nested chains flattened."""
+    if isinstance(module, Sequential):
+        return [item for _, child in module.children for item in _chain(child)]
+    return [module]
 
 
-def _depthwise(conv):
-    """Whether a convolution has as many groups as output channels (and more than one)."""
-    return conv.groups == conv.out_channels > 1
+def _plan(items, factor, plan, source):
+    """Append ``(out_channels, groups)`` of every convolution of a chain (and of the chains
+    inside its ``Parallel`` modules), in execution order, to ``plan``. ``source``: ``(original,
+    scaled)`` width of the chain's input when a convolution of the same chain made it, else
+    ``None``."""
+    for i, item in enumerate(items):
+        if isinstance(item, Parallel):
+            for _, branch in item.children:
+                _plan(_chain(branch), factor, plan, source)
+            source = None
+        elif isinstance(item, Conv2d):
+            if source is not None and item.groups == source[0] > 1:          # depthwise
+                groups = source[1]
+                width = item.out_channels // item.groups * groups
+            else:
+                groups = item.groups
+                multiple = lcm(groups, _needed(items[i + 1:], item.out_channels))
+                width = max(multiple, int(item.out_channels * factor) // multiple * multiple)
+            plan.append((width, groups))
+            source = (item.out_channels, width)
+        elif not isinstance(item, _SAME_CHANNELS):
+            source = None
 
 
-def _scaled(module, factor, multiple):
-    """:func:`scale_width`'s recursion; a convolution's width is rounded down to ``multiple``."""
+def _needed(rest, width):
+    """What the layers after a convolution need its output (``width`` channels before
+    scaling) to be a multiple of: the groups of the next grouped convolution, looking
+    through layers that keep the channels, depthwise layers and into ``Parallel`` modules."""
+    for item in rest:
+        if isinstance(item, Parallel):
+            return lcm(*(_needed(_chain(branch), width) for _, branch in item.children))
+        if isinstance(item, Conv2d):
+            if item.groups != width or width == 1:                           # not depthwise on it
+                return item.groups
+            width = item.out_channels
+        elif not isinstance(item, _SAME_CHANNELS):
+            return 1
+    return 1
+
+
+def _rebuild(module, plan):
+    """``module`` with its convolutions' ``(out_channels, groups)`` taken from ``plan`` in
+    execution order."""
     if isinstance(module, Conv2d):
-        width = max(multiple, int(module.out_channels * factor) // multiple * multiple)
-        return replace(module, out_channels=width, groups=width if _depthwise(module) else module.groups)
+        width, groups = next(plan)
+        return replace(module, out_channels=width, groups=groups)
     if isinstance(module, Layer):
         return module
-    chain = isinstance(module, Sequential)
-    scaled, previous = [], None               # previous: the multiple of the chain's last convolution
-    for i, (name, child) in enumerate(module.children):
-        multiple = 1
-        if isinstance(child, Conv2d):
-            if chain and _depthwise(child) and previous is not None:
-                multiple = previous             # its width is its input's: rounded alike
-            else:
-                multiple = lcm(_split(child), _needed_after(module.children[i + 1:]) if chain else 1)
-            previous = multiple
-        elif not isinstance(child, _SAME_CHANNELS):
-            previous = None
-        scaled.append((name, _scaled(child, factor, multiple)))
-    if isinstance(module, Parallel):
-        return Parallel(*scaled, merge=module.merge)
-    return Sequential(*scaled)
-
-
-def _needed_after(rest):
-    """What the layers after a convolution in a chain need its width to be a multiple of:
-    the groups of the next convolution, looking through layers that keep the channels and
-    through depthwise layers (which keep them too)."""
-    for _, layer in rest:
-        if isinstance(layer, Conv2d) and not _depthwise(layer):
-            return _split(layer)
-        if not isinstance(layer, (*_SAME_CHANNELS, Conv2d)):
-            return 1
+    children = [(name, _rebuild(child, plan)) for name, child in module.children]
+    return Parallel(*children, merge=module.merge) if isinstance(module, Parallel) else Sequential(*children)
     return 1

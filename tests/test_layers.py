@@ -157,6 +157,40 @@ def test_grouped_branch_of_a_parallel_keeps_its_groups():
     assert [row.output[0] for row in walk(third, (3, 4, 4))] == [3, 2]
 
 
+@pytest.mark.parametrize("net, factor, channels, want", [
+    # nested chains: the convolution feeding a grouped layer in an inner chain
+    (Sequential(Conv2d(96, 3), Sequential(Conv2d(256, 3, groups=2))), 0.35, 3, [(32, 1), (88, 2)]),
+    # a depthwise layer in an inner chain, between a plain layer and a grouped one
+    (Sequential(Conv2d(30, 1), Sequential(Conv2d(30, 3, groups=30), Conv2d(30, 1, groups=3))), 0.45, 3,
+     [(12, 1), (12, 12), (12, 3)]),
+    # depthwise on the network's input: its groups are the input's channels, kept
+    (Sequential(Conv2d(3, 3, groups=3)), 2, 3, [(6, 3)]),
+    (Sequential(Conv2d(30, 3, groups=30), Conv2d(30, 1, groups=3)), 0.45, 30, [(30, 30), (12, 3)]),
+    # a channel multiplier of 2 is kept
+    (Sequential(Conv2d(32, 1), Conv2d(64, 3, groups=32)), 0.25, 3, [(8, 1), (16, 8)]),
+    # a grouped layer at the start of a branch constrains the convolution before the branch point
+    (Sequential(Conv2d(10, 1), Parallel(("a", Conv2d(4, 1, groups=2)), ("b", Conv2d(3, 1)))), 0.5, 3,
+     [(4, 1), (2, 2), (1, 1)]),
+])
+def test_width_scaling_of_nested_depthwise_and_branching_chains(net, factor, channels, want):
+    scaled = scale_width(net, factor)
+    assert [(c.out_channels, c.groups) for _, c in leaves(scaled) if isinstance(c, Conv2d)] == want
+    walk(scaled, (channels, 9, 9))                                 # every layer's input splits into its groups
+
+
+UNGROUPED = [n for n in zoo.names() if all(getattr(layer, "groups", 1) == 1 for _, layer in leaves(zoo.get(n)))]
+
+
+@pytest.mark.parametrize("name", UNGROUPED)
+def test_ungrouped_zoo_models_scale_every_width_by_the_factor(name):
+    """Without grouped layers every width is the factor's share, rounded down, at least 1."""
+    model = zoo.get(name)
+    for factor in (0.25, 0.5, 0.75, 1.5):
+        for (_, before), (_, after) in zip(leaves(model), leaves(scale_width(model, factor)), strict=True):
+            if isinstance(before, Conv2d):
+                assert (after.out_channels, after.groups) == (max(1, int(before.out_channels * factor)), 1)
+
+
 def test_depthwise_layers_scale_their_groups():
     net = Sequential(Conv2d(32, 3), Conv2d(32, 3, groups=32), Conv2d(64, 1), Conv2d(64, 3, groups=64, padding=1))
     half = scale_width(net, 0.5)
