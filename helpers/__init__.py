@@ -25,12 +25,13 @@ __version__ = "0.1.0"
 
 _MODULES = ("conventions", "formulas", "symbols", "layers", "model", "zoo", "summaries", "tables",
             "receptive", "roofline", "systolic", "lowering", "space_to_depth", "plots",
-            "engine", "machines")
+            "engine", "machines", "width")
 _NAMES = {
     "check": "answers.checking",
     **dict.fromkeys(("Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "GlobalAvgPool", "BatchNorm2d",
                      "ReLU", "Dropout", "Flatten", "LocalResponseNorm", "SpaceToDepth"), "layers"),
-    **dict.fromkeys(("Sequential", "Parallel", "walk", "trace", "scale_width"), "model"),
+    **dict.fromkeys(("Sequential", "Parallel", "walk", "trace"), "model"),
+    "scale_width": "width",
     "summary": "summaries",
     **dict.fromkeys(("receptive_field", "final_field"), "receptive"),
 }

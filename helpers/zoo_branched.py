@@ -9,7 +9,8 @@ are built from :func:`_residual`, the one residual unit: ``relu(path + shortcut)
 from __future__ import annotations
 
 from helpers.layers import BatchNorm2d, Conv2d, GlobalAvgPool, Linear, MaxPool2d, ReLU
-from helpers.model import Parallel, Sequential, scale_width
+from helpers.model import Parallel, Sequential
+from helpers.width import scale_width
 
 __all__ = ["inception", "inception_naive", "inception_reduced", "resnet50", "resnet20", "tiny_branch"]
 

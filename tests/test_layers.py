@@ -16,7 +16,8 @@ from helpers.layers import (
     ReLU,
     SpaceToDepth,
 )
-from helpers.model import Parallel, Sequential, leaves, scale_width, walk
+from helpers.model import Parallel, Sequential, leaves, walk
+from helpers.width import scale_width
 
 
 def test_walk_names_follow_torch_conventions():
