@@ -76,7 +76,7 @@ def single_threaded():
         put(before)
 
 
-PIPELINES_FROM_MACS = 146_000_000
+PIPELINES_FROM_MACS = 120_000_000
 """From this many MACs per convolution or dense layer (the mean over a pass), a forward pass
 (:func:`helpers.engine.forward.forward`) runs its layers as pipelines; below it, on the
 calling thread with the BLAS's own threads (:func:`on_calling_thread`). Handing half of a
@@ -90,10 +90,14 @@ threshold set either way, the zoo's seeded weights; calling thread / pipelines):
 (76 M MACs per layer) 0.89 and 0.97, at batch 2 (151 M) 1.05; AlexNet at batch 2 (284 M)
 1.12; VGG-16 at batch 1 (967 M) 1.13; AlexNet at batch 1 (142 M) 0.90. Re-measured after
 the engine's ReLU and bias changes (same day, 10-20 rounds in turns): ResNet-50 at batch 1
-0.91, at batch 2 1.03; AlexNet at batch 1 0.93. The threshold sits between the two closest
-cases, 142 and 151 M (it was 120 M, which put AlexNet at batch 1 on the pipelines): the
-mean MACs per layer is a rough measure of the work a hand-over is paid from, and the
-boundary is not sharp."""
+0.91, at batch 2 1.03; AlexNet at batch 1 0.93. So AlexNet at batch 1 alone would be
+better off on the calling thread; it stays on the pipelines with its larger batches because
+passes that switch between the two pay for it: after a pass on the calling thread,
+OpenBLAS's threads keep polling a core for about 0.1 s (:data:`helpers.engine.turns.SETTLE_S`),
+and a pass on the pipelines in that time shares a core with them. With the threshold at
+146 M, notebook 10's AlexNet at batch 2, profiled right after batch 1, took 75.5 ms, against
+41.4 ms with both on the pipelines (2026-11-22); a split 196 x 1024 x 256 GEMM took 1.23 ms
+right after multi-threaded GEMMs and 0.69 ms after a 0.3 s pause. The boundary is not sharp."""
 
 _CALLING_THREAD = False
 
