@@ -8,7 +8,7 @@ The package has three parts (see the map in the README):
 
 - the counting core, flat in this folder: formulas written once for ints, arrays
   and sympy symbols (:mod:`~helpers.formulas`), layer specs and models
-  (:mod:`~helpers.layers`, :mod:`~helpers.model`, :mod:`~helpers.zoo`), their
+  (:mod:`~helpers.layers`, :mod:`~helpers.model`, :mod:`~helpers.width`, :mod:`~helpers.zoo`), their
   tables (:mod:`~helpers.summaries`, :mod:`~helpers.tables`), receptive fields,
   rooflines, systolic arrays, lowering and plots;
 - :mod:`helpers.engine`: the numpy engine that runs the networks and times them;

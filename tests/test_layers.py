@@ -1,5 +1,8 @@
 """Specs and the walk: PyTorch shape semantics, composition, bad input."""
 
+from fractions import Fraction
+from math import floor
+
 import numpy as np
 import pytest
 
@@ -169,14 +172,27 @@ def test_grouped_branch_of_a_parallel_keeps_its_groups():
     (Sequential(Conv2d(30, 3, groups=30), Conv2d(30, 1, groups=3)), 0.45, 30, [(30, 30), (12, 3)]),
     # a channel multiplier of 2 is kept
     (Sequential(Conv2d(32, 1), Conv2d(64, 3, groups=32)), 0.25, 3, [(8, 1), (16, 8)]),
-    # a grouped layer at the start of a branch constrains the convolution before the branch point
+    # grouped layers at the start of a Parallel's branches constrain the convolution before it: lcm(2, 3)
     (Sequential(Conv2d(10, 1), Parallel(("a", Conv2d(4, 1, groups=2)), ("b", Conv2d(3, 1)))), 0.5, 3,
      [(4, 1), (2, 2), (1, 1)]),
+    (Sequential(Conv2d(12, 1), Parallel(Conv2d(6, 1, groups=2), Conv2d(6, 1, groups=3))), 0.75, 3,
+     [(6, 1), (4, 2), (3, 3)]),
+    # a depthwise layer at the start of a branch follows the convolution before the Parallel
+    (Sequential(Conv2d(8, 1), Parallel(Conv2d(8, 3, groups=8, padding=1), Conv2d(4, 1))), 0.5, 3,
+     [(4, 1), (4, 4), (2, 1)]),
+    # a grouped layer after a depthwise one with channel multiplier 2: 2 x width must split in 4
+    (Sequential(Conv2d(4, 1), Conv2d(8, 3, groups=4, padding=1), Conv2d(8, 1, groups=4)), 0.75, 3,
+     [(2, 1), (4, 2), (4, 4)]),
+    # space-to-depth multiplies the channels by 4: 4 x width must split in 8
+    (Sequential(Conv2d(6, 1), SpaceToDepth(2), Conv2d(24, 1, groups=8)), 0.5, 3, [(2, 1), (8, 8)]),
+    # a 1-channel convolution is not depthwise-fed: the next layer keeps one group
+    (Sequential(Conv2d(1, 1), Conv2d(4, 3)), 3, 3, [(3, 1), (12, 1)]),
 ])
 def test_width_scaling_of_nested_depthwise_and_branching_chains(net, factor, channels, want):
     scaled = scale_width(net, factor)
     assert [(c.out_channels, c.groups) for _, c in leaves(scaled) if isinstance(c, Conv2d)] == want
-    walk(scaled, (channels, 9, 9))                                 # every layer's input splits into its groups
+    walk(scaled, (channels, 8, 8))                                 # every layer's input splits into its groups
+    assert scale_width(net, 1) == net
 
 
 UNGROUPED = [n for n in zoo.names() if all(getattr(layer, "groups", 1) == 1 for _, layer in leaves(zoo.get(n)))]
@@ -184,12 +200,19 @@ UNGROUPED = [n for n in zoo.names() if all(getattr(layer, "groups", 1) == 1 for 
 
 @pytest.mark.parametrize("name", UNGROUPED)
 def test_ungrouped_zoo_models_scale_every_width_by_the_factor(name):
-    """Without grouped layers every width is the factor's share, rounded down, at least 1."""
+    """Without grouped layers every width is the factor's share, rounded down, at least 1;
+    a factor of 1 is the same network."""
     model = zoo.get(name)
-    for factor in (0.25, 0.5, 0.75, 1.5):
+    assert scale_width(model, 1) == model
+    for factor, exact in ((0.25, Fraction(1, 4)), (0.29, Fraction(29, 100)), (1.5, Fraction(3, 2))):
         for (_, before), (_, after) in zip(leaves(model), leaves(scale_width(model, factor)), strict=True):
             if isinstance(before, Conv2d):
-                assert (after.out_channels, after.groups) == (max(1, int(before.out_channels * factor)), 1)
+                assert (after.out_channels, after.groups) == (max(1, floor(before.out_channels * exact)), 1)
+
+
+def test_a_float_factor_is_read_as_its_decimal():
+    assert int(100 * 0.29) == 28 and scale_width(Conv2d(100, 1), 0.29).out_channels == 29
+    assert scale_width(Conv2d(100, 1), Fraction(2, 7)).out_channels == 28
 
 
 def test_depthwise_layers_scale_their_groups():

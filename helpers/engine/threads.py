@@ -91,13 +91,16 @@ threshold set either way, the zoo's seeded weights; calling thread / pipelines):
 1.12; VGG-16 at batch 1 (967 M) 1.13; AlexNet at batch 1 (142 M) 0.90. Re-measured after
 the engine's ReLU and bias changes (same day, 10-20 rounds in turns): ResNet-50 at batch 1
 0.91, at batch 2 1.03; AlexNet at batch 1 0.93. So AlexNet at batch 1 alone would be
-better off on the calling thread; it stays on the pipelines with its larger batches because
-passes that switch between the two pay for it: after a pass on the calling thread,
-OpenBLAS's threads keep polling a core for about 0.1 s (:data:`helpers.engine.turns.SETTLE_S`),
-and a pass on the pipelines in that time shares a core with them. With the threshold at
-146 M, notebook 10's AlexNet at batch 2, profiled right after batch 1, took 75.5 ms, against
-41.4 ms with both on the pipelines (2026-11-22); a split 196 x 1024 x 256 GEMM took 1.23 ms
-right after multi-threaded GEMMs and 0.69 ms after a 0.3 s pause. The boundary is not sharp."""
+better off on the calling thread. The threshold is not raised for it because notebook 10
+profiles AlexNet at batches 1, 2, 4 and 8 one after the other, and a pass that switches from
+the calling thread to the pipelines pays for the switch: after a multi-threaded GEMM,
+OpenBLAS's threads keep polling a core for about 0.1 s (their ``THREAD_TIMEOUT``, see
+:data:`helpers.engine.turns.SETTLE_S`), and pipelines running in that time share a core with
+them. With the threshold at 146 M, notebook 10's AlexNet at batch 2, profiled right after
+batch 1, took 75.5 ms, against 41.4 ms with both on the pipelines (2026-11-22); a
+196 x 1024 x 256 GEMM split between the pipelines took 1.23 ms right after multi-threaded
+GEMMs and 0.69 ms after a 0.3 s pause. (Any threshold puts some model's batch 1 and batch 2
+on different sides: ResNet-50's 76 and 151 M straddle this one.) The boundary is not sharp."""
 
 _CALLING_THREAD = False
 

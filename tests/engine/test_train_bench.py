@@ -50,10 +50,11 @@ def test_training_ratios_are_medians_of_rounds(torch, monkeypatch):
     """engine/torch (default threads and one thread) is the median of the rounds' ratios."""
     from helpers.engine import turns
     monkeypatch.setattr(turns, "in_turns", fake_turns({"engine": [1, 4, 9], "torch": [1, 2, 10],
-                                                       "torch_1thread": [2, 2, 2]}))
+                                                       "torch_1thread": [1, 8, 3]}))
     report = train_bench.run("resnet20-half", batches=(4,), repeats=1, warmup=1, rounds=3)
     (r,) = report["results"]
     assert r["engine_over_torch_rounds"] == [1.0, 2.0, 0.9] and r["engine_over_torch"] == 1.0
-    assert r["engine_over_torch_1thread_rounds"] == [0.5, 2.0, 4.5] and r["engine_over_torch_1thread"] == 2.0
+    # medians' ratios would be 2.0 and 1.33
+    assert r["engine_over_torch_1thread_rounds"] == [1.0, 0.5, 3.0] and r["engine_over_torch_1thread"] == 1.0
     text = train_bench.format_text(report)
-    assert "engine/torch 1.00, median of 3 rounds, 0.90-2.00" in text and "median of 3 rounds, 0.50-4.50" in text
+    assert "engine/torch 1.00, median of 3 rounds, 0.90-2.00" in text and "median of 3 rounds, 0.50-3.00" in text
