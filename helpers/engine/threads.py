@@ -96,8 +96,9 @@ profiles AlexNet at batches 1, 2, 4 and 8 one after the other, and a pass that s
 the calling thread to the pipelines pays for the switch: after a multi-threaded GEMM,
 OpenBLAS's threads keep polling a core for about 0.1 s (their ``THREAD_TIMEOUT``, see
 :data:`helpers.engine.turns.SETTLE_S`), and pipelines running in that time share a core with
-them. With the threshold at 146 M, notebook 10's AlexNet at batch 2, profiled right after
-batch 1, took 75.5 ms, against 41.4 ms with both on the pipelines (2026-11-22); a
+them. AlexNet at batch 2 run right after batch 1 took 1.58 times as long with the threshold
+at 146 M (batch 1 on the calling thread) as at 120 M (both on the pipelines): medians 87.3
+and 53.7 ms, per-round ratio over 12 rounds, each after a 0.3 s pause (2026-11-22); a
 196 x 1024 x 256 GEMM split between the pipelines took 1.23 ms right after multi-threaded
 GEMMs and 0.69 ms after a 0.3 s pause. (Any threshold puts some model's batch 1 and batch 2
 on different sides: ResNet-50's 76 and 151 M straddle this one.) The boundary is not sharp."""
