@@ -192,25 +192,10 @@ def _names(source):
     return names
 
 
-@pytest.mark.parametrize("name", sorted(QUESTION_TOOLS))
-def test_student_copy_hands_over_no_question_tool_before_its_question(name):
-    """A helper listed in ``QUESTION_TOOLS`` for a question is neither imported nor used in a
-    student copy until that question's answer cell is behind the student: run top to bottom,
-    the copy puts the tool in the student's hands only once the question is answered."""
-    nb = nbformat.read(str(ROOT / "notebooks" / name), as_version=4)
-    asked = question_cells(nb)
-    problems = []
-    for tool, qids in QUESTION_TOOLS[name].items():
-        assert set(qids) <= set(asked), f"{name}: QUESTION_TOOLS names questions it lacks: {set(qids) - set(asked)}"
-        last = max(asked[q] for q in qids)
-        problems += [f"cell {i} binds or uses {tool} before {max(qids, key=asked.get)} (cell {last})"
-                     for i, cell in enumerate(nb.cells[:last + 1])
-                     if cell.cell_type == "code" and tool in _names(cell.source)]
-    assert not problems, f"{name}: " + "; ".join(problems)
-
-
-def _bound_modules(source):
-    """``{bound name: module}`` of the ``helpers`` modules that ``source``'s imports bind."""
+def _imported(source):
+    """``{bound name: object}`` of what ``source``'s imports of ``helpers`` bind (a module,
+    function or class); ``import helpers.formulas`` also gives ``"helpers.formulas"`` its
+    module, and ``helpers.formulas`` read as an attribute counts as a use of that module."""
     found = {}
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("helpers"):
@@ -220,9 +205,58 @@ def _bound_modules(source):
                     value = importlib.import_module(f"{node.module}.{a.name}")
                 found[a.asname or a.name] = value
         elif isinstance(node, ast.Import):
-            found |= {a.asname or a.name.split(".")[0]: importlib.import_module(a.name if a.asname else "helpers")
-                      for a in node.names if a.name.split(".")[0] == "helpers"}
-    return {k: v for k, v in found.items() if isinstance(v, types.ModuleType)}
+            for a in node.names:
+                if a.name.split(".")[0] == "helpers":
+                    found[a.asname or a.name] = importlib.import_module(a.name)
+                    if not a.asname:
+                        found["helpers"] = importlib.import_module("helpers")
+        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "helpers"
+              and not node.attr.startswith("_")):
+            found[f"helpers.{node.attr}"] = getattr(importlib.import_module("helpers"), node.attr, None)
+    return found
+
+
+def _bound_modules(source):
+    """``{bound name: module}`` of the ``helpers`` modules that ``source``'s imports bind."""
+    return {k: v for k, v in _imported(source).items() if isinstance(v, types.ModuleType) and "." not in k}
+
+
+def _tool(name):
+    """The object a ``QUESTION_TOOLS`` name stands for: ``helpers.<name>``, else ``helpers.engine.<name>``."""
+    helpers = importlib.import_module("helpers")
+    return getattr(helpers, name, None) or importlib.import_module(f"helpers.engine.{name}")
+
+
+def _hands_over(source, tool):
+    """Whether a cell's source binds or uses the tool ``QUESTION_TOOLS`` names: by its name, or
+    through an import of it, of its module under another name, or of a function of its module."""
+    if tool in _names(source):
+        return True
+    target = _tool(tool)
+    module = target.__name__ if isinstance(target, types.ModuleType) else None
+    for value in _imported(source).values():
+        if value is target or (module and (getattr(value, "__name__", None) == module
+                                           or getattr(value, "__module__", None) == module)):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("name", sorted(QUESTION_TOOLS))
+def test_student_copy_hands_over_no_question_tool_before_its_question(name):
+    """A helper listed in ``QUESTION_TOOLS`` for a question is neither imported nor used in a
+    student copy until that question's answer cell is behind the student (under its own name,
+    another one, or as functions imported from its module): run top to bottom, the copy puts
+    the tool in the student's hands only once the question is answered."""
+    nb = nbformat.read(str(ROOT / "notebooks" / name), as_version=4)
+    asked = question_cells(nb)
+    problems = []
+    for tool, qids in QUESTION_TOOLS[name].items():
+        assert set(qids) <= set(asked), f"{name}: QUESTION_TOOLS names questions it lacks: {set(qids) - set(asked)}"
+        last = max(asked[q] for q in qids)
+        problems += [f"cell {i} binds or uses {tool} before {max(qids, key=asked.get)} (cell {last})"
+                     for i, cell in enumerate(nb.cells[:last + 1])
+                     if cell.cell_type == "code" and _hands_over(cell.source, tool)]
+    assert not problems, f"{name}: " + "; ".join(problems)
 
 
 def carried(module):
