@@ -104,5 +104,5 @@ def test_a_channel_of_ones_carries_the_next_layers_bias(kernel, serial):
         got = first(then=kernels.pointwise_then(w2, b2, out, relu=True, ones=True))
     assert got.shape == (2, *hw, c_mid + 1)
     np.testing.assert_array_equal(got[..., c_mid], 1.0)
-    np.testing.assert_allclose(got[..., :c_mid], mid, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got[..., :c_mid], mid, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
