@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import prod
+from numbers import Real
 
 from helpers import formulas as f
 from helpers.layers_base import Layer, check_positive_int
@@ -97,7 +98,7 @@ class Dropout(Layer):
     p: float = 0.5
 
     def __post_init__(self):
-        if not 0 <= self.p <= 1:                                   # as torch.nn.Dropout
+        if isinstance(self.p, bool) or not isinstance(self.p, Real) or not 0 <= self.p <= 1:   # as torch
             raise ValueError(f"Dropout: p must be between 0 and 1, got {self.p!r}")
 
 

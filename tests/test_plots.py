@@ -36,7 +36,6 @@ def test_conv_diagram_title_states_the_layer_not_its_output_size():
     stated the output (6 for this layer, stride.fn_small) would make the diagram a calculator."""
     ax = plots.conv_diagram(11, 3, stride=2, padding=1)
     assert ax.get_title() == "input 11, kernel 3, stride 2, padding 1"
-    assert str(output_size(11, 3, 2, 1)) not in ax.get_title()
     matplotlib.pyplot.close("all")
 
 

@@ -1,7 +1,7 @@
 """Notebooks 07, 09 and 10: numbers in the solutions' prose and outputs that the pin lists
 (``test_pinned_numbers.py``) do not cover, each against its own computation here:
 ResNet-50's receptive field and TF-Slim's published one, the RNN perturbation demo, the full
-and half-width ResNet-50, the engine's block sizes."""
+and half-width ResNet-50 (the engine's block sizes that notebook 10 prints: nbval compares them)."""
 
 from integration.solution_numbers import field_interval, field_sizes, prose, resnet50_field
 from reference.resnet import resnet50_counts
