@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.engine.buffers import new_output, workspace
-from helpers.engine.nhwc import pad_nhwc, tap_slices
+from helpers.engine.nhwc import pad_nhwc
 from helpers.engine.threads import segments, split
 from helpers.formulas import dilated_extent
 
 __all__ = ["avg_pool", "avg_pool_divisor", "local_response_norm", "max_pool", "padded_size", "pool_padded",
-           "pool_windows", "reduce_along", "reduce_windows", "space_to_depth"]
+           "pool_windows", "reduce_along", "space_to_depth"]
 
 
 def padded_size(x_hw, kernel, stride, padding, out_hw):
@@ -45,25 +45,6 @@ def pool_padded(x, kernel, stride, padding, out_hw, fill, key=None):
     return pad_nhwc(x, ph, hp - h - ph, pw, wp - w - pw, fill, key=key)
 
 
-def reduce_windows(xp, kernel, stride, out_hw, op, out):
-    """``out`` = ``op`` over the ``kernel`` window of the padded ``xp`` (undilated), one
-    tap (:func:`helpers.engine.nhwc.tap_slices`) at a time; ``op`` is a ufunc such as
-    ``np.maximum`` or ``np.add``.
-
-    Examples
-    --------
-    >>> xp = np.arange(16.0).reshape(1, 4, 4, 1)
-    >>> reduce_windows(xp, (2, 2), (2, 2), (2, 2), np.maximum, np.empty((1, 2, 2, 1)))[0, :, :, 0].tolist()
-    [[5.0, 7.0], [13.0, 15.0]]
-    """
-    taps = tap_slices(kernel, stride, out_hw)
-    _, _, rows, cols = next(taps)
-    np.copyto(out, xp[:, rows, cols])
-    for _, _, rows, cols in taps:
-        op(out, xp[:, rows, cols], out=out)
-    return out
-
-
 def avg_pool_divisor(x_hw, kernel, stride, padding, out_hw, count_include_pad=True, dtype=np.float32):
     """Each average-pooling window's divisor, PyTorch's rules, shaped ``(1, H_out, W_out, 1)``.
 
@@ -79,13 +60,12 @@ def avg_pool_divisor(x_hw, kernel, stride, padding, out_hw, count_include_pad=Tr
     [[1.0, 2.0], [2.0, 4.0]]
     """
     (h, w), (ph, pw) = x_hw, padding
-    hp, wp = padded_size(x_hw, kernel, stride, padding, out_hw)
-    counted = np.zeros((1, hp, wp, 1), dtype=dtype)
-    if count_include_pad:
-        counted[:, :h + 2 * ph, :w + 2 * pw] = 1
+    if count_include_pad:                   # the padding counts: ones over the padded input
+        ones, top, left = np.ones((1, h + 2 * ph, w + 2 * pw, 1), dtype), 0, 0
     else:
-        counted[:, ph:ph + h, pw:pw + w] = 1
-    return reduce_windows(counted, kernel, stride, out_hw, np.add, np.empty((1, *out_hw, 1), dtype=dtype))
+        ones, top, left = np.ones((1, h, w, 1), dtype), -ph, -pw
+    rows = np.empty((1, out_hw[0], ones.shape[2], 1), dtype)
+    return pool_windows(ones, kernel, stride, top, left, (1, 1), rows, np.empty((1, *out_hw, 1), dtype), np.add)
 
 
 def max_pool(x, kernel, stride, padding, dilation, out_hw):
