@@ -235,7 +235,8 @@ def _parser():
     p.add_argument("--batch", type=_positive, nargs="+", help="batch sizes (default 1 8 32; 64 128 with --train)")
     p.add_argument("--repeats", type=_positive, default=7,
                    help="profiled runs per batch, and torch's per-layer runs (median); with --train, timed "
-                        "steps without torch. The side-by-side comparison with torch runs --rounds rounds")
+                        "steps without torch, and with --pauses, rounds per pause. The side-by-side "
+                        "comparison with torch runs --rounds rounds")
     p.add_argument("--warmup", type=_positive, default=2, help="untimed runs first")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     p.add_argument("--rounds", type=_positive, default=5,

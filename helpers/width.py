@@ -56,7 +56,7 @@ def scale_width(module, factor):
     """
     if isinstance(factor, bool) or not isinstance(factor, Real) or not 0 < factor < inf:
         raise ValueError(f"width factor must be a positive number, got {factor!r}")
-    exact = factor if isinstance(factor, (int, Fraction)) else Fraction(str(float(factor)))
+    exact = factor if isinstance(factor, (int, Fraction)) else Fraction(str(factor))    # numpy's too
     plan = []
     _plan(_chain(module), exact, plan, None)
     return _rebuild(module, iter(plan))

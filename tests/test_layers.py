@@ -214,6 +214,7 @@ def test_ungrouped_zoo_models_scale_every_width_by_the_factor(name):
 
 def test_a_float_factor_is_read_as_its_decimal():
     assert int(100 * 0.29) == 28 and scale_width(Conv2d(100, 1), 0.29).out_channels == 29
+    assert int(100 * float(np.float32(0.29))) == 28 and scale_width(Conv2d(100, 1), np.float32(0.29)).out_channels == 29
     assert scale_width(Conv2d(100, 1), Fraction(2, 7)).out_channels == 28
 
 

@@ -259,8 +259,6 @@ class Run:
     def conv2d(self, layer, name, x, weight, bias, relu=False, add=None, then=None, ones=False):
         (oh, ow), pads, kernel = conv_plan(layer, name, x.shape, weight.shape[0], self.conv)
         if kernel == "naive":
-            if ones or then is not None:
-                raise ValueError(f"{name}: the naive path runs no chains (ones=, then=)")
             from helpers.lowering import conv2d_direct
             (top, bottom), (left, right) = pads
             if (top, left) != (bottom, right) or layer.stride_pair[0] != layer.stride_pair[1] \

@@ -80,7 +80,7 @@ PIPELINES_FROM_MACS = 120_000_000
 """From this many MACs per convolution or dense layer (the mean over a pass), a forward pass
 (:func:`helpers.engine.forward.forward`) runs its layers as pipelines; below it, on the
 calling thread with the BLAS's own threads (:func:`on_calling_thread`). Handing half of a
-layer to the other pipeline cost up to 120-170 us on the 2-core VM this was tuned on:
+layer to the other pipeline cost 110-170 us on the 2-core VM this was tuned on:
 a single-threaded matmul took 0.43-0.44 ms, and :func:`pipelines` running one such matmul
 on each of two threads took 0.55-0.60 ms (hand-over and running side by side together;
 medians of 400 calls timed with ``time.perf_counter``, a short Python loop between calls,
@@ -96,9 +96,10 @@ profiles AlexNet at batches 1, 2, 4 and 8 one after the other, and a pass that s
 the calling thread to the pipelines pays for the switch: after a multi-threaded GEMM,
 OpenBLAS's threads keep polling a core for about 0.1 s (their ``THREAD_TIMEOUT``, see
 :data:`helpers.engine.turns.SETTLE_S`), and pipelines running in that time share a core with
-them. AlexNet at batch 2 run right after batch 1 took 1.58 times as long with the threshold
-at 146 M (batch 1 on the calling thread) as at 120 M (both on the pipelines): medians 87.3
-and 53.7 ms, per-round ratio over 12 rounds, each after a 0.3 s pause (2026-11-22); a
+them. AlexNet at batch 2 run right after batch 1 took 1.58 times as long (the median of 12
+per-round ratios, each round after a 0.3 s pause; medians 87.3 and 53.7 ms) with the
+threshold at 146 M (batch 1 on the calling thread) as at 120 M (both on the pipelines),
+2026-11-22; a
 196 x 1024 x 256 GEMM split between the pipelines took 1.23 ms right after multi-threaded
 GEMMs and 0.69 ms after a 0.3 s pause. (Any threshold puts some model's batch 1 and batch 2
 on different sides: ResNet-50's 76 and 151 M straddle this one.) The boundary is not sharp."""
