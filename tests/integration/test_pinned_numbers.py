@@ -176,7 +176,7 @@ WRITTEN = {   # numbers stated in markdown, each from first principles or a cite
                               f"{len(range(0, 8 - 3 + 1, 2))} positions",
                               f"padded with one zero on each side it fits at {len(range(0, 7 + 2 - 5 + 1))}.",
                               # the per-side reading: 2 zeros each side of 224, a 3-wide window
-                              f"$L + F - 1$ outputs, {len(range(0, 224 + 4 - 3 + 1))} rows",
+                              f"that is {len(range(0, 224 + 4 - 3 + 1))} rows",
                               f"and {len(range(0, 224 + 4 - 3 + 1, 2))} at stride 2"],
     "05-alexnet-vgg": [
         f"$256 \\cdot {ALEX_POOL5_SIDE} \\cdot {ALEX_POOL5_SIDE} = {256 * ALEX_POOL5_SIDE**2}$ values into 4096"
